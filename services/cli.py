@@ -1,0 +1,64 @@
+"""`optimizer`: migrate, up, serve, retrain, status, restore, replay, keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from shared.settings import get_settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="optimizer", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="apply database migrations")
+    sub.add_parser("up", help="migrate, then run every service in this process")
+    serve = sub.add_parser("serve", help="run one or more services")
+    serve.add_argument("services", nargs="+", choices=["ingress", "router", "feedback", "learner"])
+    retrain = sub.add_parser("retrain", help="recompute learned overrides from feedback")
+    retrain.add_argument("--dry-run", action="store_true", help="show the diff, write nothing")
+    retrain.add_argument("--min-samples", type=int)
+    retrain.add_argument("--confidence-threshold", type=float)
+    sub.add_parser("status", help="learning status: overrides, last and next retrain")
+    restore = sub.add_parser("restore", help="make an earlier overrides version current")
+    restore.add_argument("version", type=int)
+    sub.add_parser("replay", help="replay evaluation on public data (see --help)", add_help=False)
+    sub.add_parser("keys", help="manage API keys (see --help)", add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "replay":
+        from shared.replay.cli import main as replay_main
+
+        return replay_main(argv[1:])
+    if argv and argv[0] == "keys":
+        from services.keys_cli import main as keys_main
+
+        return keys_main(argv[1:])
+    args = _parser().parse_args(argv)
+    if args.command == "migrate":
+        from shared.migrate import main as migrate_main
+
+        return migrate_main()
+    settings = get_settings()
+    if args.command in ("up", "serve"):
+        from services.runner import SERVICES, run_services
+
+        if args.command == "up":
+            from shared.migrate import main as migrate_main
+
+            if migrate_main() != 0:
+                return 1
+        names = SERVICES if args.command == "up" else args.services
+        asyncio.run(run_services(names, settings, banner=args.command == "up"))
+        return 0
+    from services.learner_cli import run_learner_command
+
+    return asyncio.run(run_learner_command(args, settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

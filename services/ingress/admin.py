@@ -1,0 +1,66 @@
+"""Operator endpoints: feedback summary, learning status, retrain, restore, run history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+
+from schemas.messages import LearnerCommand, QueryCommand
+from services.ingress.bus_calls import ingress, rpc_json
+from shared.topology import FEEDBACK_QUERIES, LEARNER_COMMANDS
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+
+
+async def _learner(request: Request, command: LearnerCommand) -> dict[str, Any]:
+    payload = await rpc_json(ingress(request), LEARNER_COMMANDS, command)
+    data: dict[str, Any] = payload.get("data", {})
+    return data
+
+
+@router.get("/feedback/summary")
+async def feedback_summary(
+    request: Request, days: int = Query(default=30, ge=1, le=365)
+) -> dict[str, Any]:
+    """`total_feedback`, `avg_quality_score`, `by_model`, `by_query_pattern` (count, average)."""
+    payload = await rpc_json(
+        ingress(request), FEEDBACK_QUERIES, QueryCommand(action="feedback_summary", days=days)
+    )
+    data: dict[str, Any] = payload.get("data", {})
+    return data
+
+
+@router.get("/learning/status")
+async def learning_status(request: Request) -> dict[str, Any]:
+    """Overrides in force, their confidence, the last and next retrain, coverage of traffic."""
+    return await _learner(request, LearnerCommand(action="status"))
+
+
+@router.post("/learning/retrain")
+async def retrain(
+    request: Request,
+    dry_run: bool = Query(default=True),
+    min_samples: int | None = Query(default=None, ge=1),
+    confidence_threshold: float | None = Query(default=None, gt=0, lt=1),
+) -> dict[str, Any]:
+    """Recompute overrides from feedback. `dry_run=true` returns the diff and writes nothing."""
+    command = LearnerCommand(
+        action="retrain",
+        dry_run=dry_run,
+        min_samples=min_samples,
+        confidence_threshold=confidence_threshold,
+    )
+    return await _learner(request, command)
+
+
+@router.post("/learning/restore")
+async def restore(request: Request, version: int = Query(ge=1)) -> dict[str, Any]:
+    """Make an earlier version of the overrides current again (as a new version)."""
+    return await _learner(request, LearnerCommand(action="restore", version=version))
+
+
+@router.get("/learning/runs")
+async def runs(request: Request) -> dict[str, Any]:
+    """Recent learning runs with their parameters and diffs."""
+    return await _learner(request, LearnerCommand(action="runs"))

@@ -1,0 +1,88 @@
+"""The HTTP ingress: validates, publishes commands, awaits replies. Holds no DB credentials."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+
+from services.ingress import admin, routes
+from services.ingress.bus_calls import ingress
+from services.ingress.errors import install_error_handlers
+from services.ingress.models import HealthResponse
+from services.ingress.state import WORKER_SERVICES, IngressState
+from shared.catalog import Catalog, load_catalog
+from shared.settings import Settings
+from shared.topology import declare_all
+
+
+def create_app(settings: Settings, catalog: Catalog | None = None) -> FastAPI:
+    """Build the app; the broker connects in the lifespan, never at import."""
+    catalog = catalog or load_catalog(settings.catalog_path, settings.default_premium_model)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = IngressState(settings, catalog)
+        await state.broker.connect()
+        await declare_all(state.broker, state.topology)
+        await state.broker.start()
+        app.state.ingress = state
+        try:
+            yield
+        finally:
+            await state.broker.stop()
+
+    app = FastAPI(
+        title="AI cost optimizer",
+        version="0.1.0",
+        description="Answers each prompt with the cheapest model that is good enough, and "
+        "learns from feedback which model each kind of prompt needs.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(routes.router)
+    app.include_router(admin.router)
+
+    @app.get("/health", response_model=HealthResponse, tags=["operations"])
+    async def health(request: Request) -> dict[str, Any]:
+        """Broker, database (as the feedback workers see it), workers and providers."""
+        return await health_report(ingress(request))
+
+    return app
+
+
+async def health_report(state: IngressState) -> dict[str, Any]:
+    broker_ok = await state.broker_connected()
+    beats = state.heartbeats.alive()
+    services = state.heartbeats.by_service()
+    services["ingress"] = {"instances": 1, "ready": 1}
+    db_views = [b.details.get("database") for b in beats if b.service == "feedback"]
+    database = {
+        "status": "ok" if "ok" in db_views else ("unreachable" if db_views else "unknown"),
+        "source": "feedback worker heartbeats",
+    }
+    providers: dict[str, dict[str, Any]] = {}
+    for beat in beats:
+        for entry in beat.details.get("provider_status", []):
+            providers[entry["name"]] = entry
+    if not providers:
+        configured = set(state.settings.configured_providers()) | {"simulated"}
+        for name in ("anthropic", "google", "openrouter", "simulated"):
+            providers[name] = {"name": name, "configured": name in configured, "circuits": {}}
+    all_ready = all(services[name]["ready"] > 0 for name in WORKER_SERVICES)
+    if not broker_ok:
+        status = "unhealthy"
+    elif all_ready and database["status"] == "ok":
+        status = "healthy"
+    else:
+        status = "degraded"
+    return {
+        "status": status,
+        "providers": sorted(providers.values(), key=lambda p: str(p["name"])),
+        "broker": {"connected": broker_ok},
+        "database": database,
+        "services": services,
+        "auth": {"enabled": False},
+    }

@@ -1,0 +1,69 @@
+"""Turning a bus round trip into an HTTP answer: timeouts, broker outages and error replies."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import Request
+from pydantic import BaseModel
+
+from services.ingress.errors import ApiError
+from services.ingress.state import IngressState
+from shared.rpc import RpcTimeoutError
+
+# Error kinds a worker may reply with, and the HTTP status each one becomes.
+_STATUS_BY_KIND = {
+    "invalid_message": 422,
+    "no_candidate": 422,
+    "unknown_model": 422,
+    "constraint_unsatisfiable": 422,
+    "context_too_long": 413,
+    "busy": 409,
+    "not_found": 404,
+    "database_unavailable": 503,
+}
+
+
+def ingress(request: Request) -> IngressState:
+    state: IngressState = request.app.state.ingress
+    return state
+
+
+async def rpc_json(
+    state: IngressState,
+    queue_base: str,
+    message: BaseModel,
+    timeout: float | None = None,
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    """Send a command and return the decoded reply; failures become ApiError."""
+    extra: dict[str, object] = {"request_id": request_id} if request_id else {}
+    try:
+        raw = await state.rpc.call(
+            state.settings.name(queue_base), message, timeout or state.settings.request_timeout_s
+        )
+    except RpcTimeoutError as exc:
+        raise ApiError(
+            504, "timeout", f"no answer within the timeout ({exc})", extra=extra
+        ) from exc
+    except Exception as exc:  # aiormq/aio-pika raise several types while the broker is away
+        raise ApiError(
+            503,
+            "broker_unavailable",
+            "the message broker is not reachable; retry shortly",
+            extra=extra,
+        ) from exc
+    try:
+        payload: dict[str, Any] = json.loads(raw)
+    except ValueError as exc:
+        raise ApiError(502, "bad_reply", "a worker sent an unreadable reply", extra=extra) from exc
+    if payload.get("ok") is False:
+        kind = str(payload.get("error_kind") or "upstream_error")
+        raise ApiError(
+            _STATUS_BY_KIND.get(kind, 502),
+            kind,
+            str(payload.get("error_message") or "the request failed"),
+            extra={**extra, **{k: payload[k] for k in ("fallback_path",) if payload.get(k)}},
+        )
+    return payload

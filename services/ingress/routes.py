@@ -1,0 +1,82 @@
+"""Public endpoints: route a prompt, preview a decision, submit feedback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from schemas.messages import RouteRequest, SubmitFeedback
+from services.ingress.bus_calls import ingress, rpc_json
+from services.ingress.errors import ApiError
+from services.ingress.models import (
+    FeedbackBody,
+    FeedbackResponse,
+    RouteBody,
+    RouteResponse,
+)
+from shared.topology import FEEDBACK_SUBMISSIONS, ROUTE_REQUESTS
+
+router = APIRouter()
+
+_RESPONSE_FIELDS = tuple(RouteResponse.model_fields)
+
+
+def _route_request(body: RouteBody, request: Request, preview: bool = False) -> RouteRequest:
+    return RouteRequest(
+        messages=body.chat(),
+        max_tokens=body.max_tokens,
+        constraints=body.constraints or {},
+        api_key_id=getattr(request.state, "api_key_id", None),
+        preview=preview,
+    )
+
+
+@router.post(
+    "/v1/route",
+    response_model=RouteResponse,
+    responses={422: {"description": "invalid body"}, 502: {}, 503: {}, 504: {}},
+    tags=["routing"],
+)
+async def route(body: RouteBody, request: Request) -> JSONResponse:
+    """Answer the prompt with the cheapest adequate model."""
+    state = ingress(request)
+    command = _route_request(body, request)
+    request_id = str(command.request_id)
+    payload = await rpc_json(state, ROUTE_REQUESTS, command, request_id=request_id)
+    answer: dict[str, Any] = {key: payload.get(key) for key in _RESPONSE_FIELDS}
+    return JSONResponse(answer, headers={"x-request-id": request_id})
+
+
+@router.post("/v1/route/preview", tags=["routing"])
+async def preview(body: RouteBody, request: Request) -> dict[str, Any]:
+    """The decision the router would take, with its reasons, without calling any model."""
+    state = ingress(request)
+    command = _route_request(body, request, preview=True)
+    payload = await rpc_json(state, ROUTE_REQUESTS, command, request_id=str(command.request_id))
+    data: dict[str, Any] = payload.get("data", {})
+    return data
+
+
+@router.post(
+    "/production/feedback",
+    response_model=FeedbackResponse,
+    responses={404: {"description": "unknown request_id"}, 403: {}, 422: {}},
+    tags=["feedback"],
+)
+async def submit_feedback(body: FeedbackBody, request: Request) -> FeedbackResponse:
+    """Rate an answer (quality 1-5, correct or not). A second rating replaces the first."""
+    state = ingress(request)
+    command = SubmitFeedback(
+        **body.model_dump(),
+        api_key_id=getattr(request.state, "feedback_key_id", None),
+        require_known_request=True,
+    )
+    payload = await rpc_json(state, FEEDBACK_SUBMISSIONS, command)
+    status = payload.get("status")
+    if status == "not_found":
+        raise ApiError(404, "unknown_request_id", str(payload.get("detail")))
+    if status == "forbidden":
+        raise ApiError(403, "forbidden", str(payload.get("detail")))
+    return FeedbackResponse.model_validate(payload)

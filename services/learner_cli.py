@@ -1,0 +1,49 @@
+"""CLI side of the learner: runs the same logic in process, under the same advisory lock."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from faststream.rabbit import RabbitBroker
+
+from schemas.messages import OverridesPublished
+from services.learner.core import Learner
+from shared.bus import JSON, encode
+from shared.catalog import load_catalog
+from shared.db import create_pool
+from shared.settings import Settings
+from shared.topology import Topology, declare_all
+
+
+async def run_learner_command(args: argparse.Namespace, settings: Settings) -> int:
+    catalog = load_catalog(settings.catalog_path, settings.default_premium_model)
+    topology = Topology(settings)
+    broker = RabbitBroker(settings.rabbitmq_url, logger=None)
+    pool = await create_pool(settings.database_url, max_size=2)
+    try:
+        await broker.connect()
+        await declare_all(broker, topology)
+
+        async def publish(event: OverridesPublished) -> None:
+            await broker.publish(
+                encode(event), exchange=topology.overrides(), content_type=JSON, persist=True
+            )
+
+        learner = Learner(pool, settings, catalog, publish)
+        if args.command == "retrain":
+            result = await learner.retrain(
+                dry_run=args.dry_run,
+                min_samples=args.min_samples,
+                confidence_threshold=args.confidence_threshold,
+                trigger="cli",
+            )
+        elif args.command == "status":
+            result = await learner.status(next_run=None)
+        else:
+            result = await learner.restore(args.version)
+    finally:
+        await pool.close()
+        await broker.stop()
+    print(json.dumps(result, indent=2, default=str))
+    return 0 if result.get("status") not in ("busy", "not_found") else 1

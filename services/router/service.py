@@ -1,0 +1,146 @@
+"""Router worker: consumes `route.requests`, answers through a provider, emits RouteCompleted."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from faststream.middlewares import AckPolicy
+from faststream.rabbit import RabbitQueue
+from faststream.rabbit.annotations import RabbitMessage
+from pydantic import ValidationError
+
+from schemas.messages import (
+    ErrorReply,
+    LearnerCommand,
+    OverridesPublished,
+    RouteRequest,
+)
+from services.router.engine import OverrideSet, RoutingEngine
+from services.runtime import Worker
+from shared.bus import JSON, encode, incoming_correlation_id, make_broker, reply
+from shared.catalog import Catalog
+from shared.providers.simulated import SimulatedProvider
+from shared.rpc import RpcClient, RpcTimeoutError
+from shared.settings import Settings
+from shared.topology import LEARNER_COMMANDS, ROUTE_COMPLETED_KEY
+
+log = logging.getLogger(__name__)
+
+
+def validation_summary(exc: ValidationError) -> str:
+    """Field paths and reasons only: the input values may hold prompt text."""
+    parts = [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()]
+    return "; ".join(parts[:5])
+
+
+class RouterService(Worker):
+    name = "router"
+
+    def __init__(self, settings: Settings, catalog: Catalog) -> None:
+        super().__init__(settings, make_broker(settings, settings.router_prefetch))
+        self.catalog = catalog
+        self.engine = RoutingEngine(settings, catalog, {})
+        self.rpc = RpcClient(self.broker, settings.name(f"router.replies.{self.instance}"))
+        self.rpc.attach()
+        self.overrides_loaded = asyncio.Event()
+        self._register()
+
+    async def on_start(self) -> None:
+        self.engine.providers = {"simulated": SimulatedProvider(self.settings.simulated_latency_ms)}
+
+    async def on_stop(self) -> None:
+        for provider in self.engine.providers.values():
+            await provider.aclose()
+
+    async def after_start(self) -> None:
+        self.spawn(self._load_current_overrides())
+
+    def health_details(self) -> dict[str, Any]:
+        return {
+            "providers": sorted(self.engine.providers),
+            "overrides_version": self.engine.overrides.version,
+        }
+
+    def _register(self) -> None:
+        broker = self.broker
+        events = self.topology.events()
+
+        @broker.subscriber(
+            self.topology.route_requests(), no_reply=True, ack_policy=AckPolicy.NACK_ON_ERROR
+        )
+        async def on_route_request(msg: RabbitMessage) -> None:
+            reply_to = msg.raw_message.reply_to
+            correlation_id = incoming_correlation_id(msg.raw_message)
+            try:
+                request = RouteRequest.model_validate_json(msg.body)
+            except ValidationError as exc:
+                error = ErrorReply(
+                    error_kind="invalid_message", error_message=validation_summary(exc)
+                )
+                await reply(broker, reply_to, correlation_id, error)
+                # Retrying cannot fix a malformed message: dead-letter it now.
+                await msg.reject(requeue=False)
+                log.warning("malformed route request dead-lettered")
+                return
+            result, completed = await self.engine.handle(request)
+            # The event is confirmed by the broker before the caller hears anything, so an
+            # answered request is always recorded.
+            await broker.publish(
+                encode(completed),
+                exchange=events,
+                routing_key=ROUTE_COMPLETED_KEY,
+                persist=True,
+                content_type=JSON,
+                message_id=str(request.request_id),
+            )
+            await reply(broker, reply_to, correlation_id, result)
+
+        overrides_queue = RabbitQueue(
+            self.settings.name(f"router.overrides.{self.instance}"),
+            exclusive=True,
+            auto_delete=True,
+            durable=False,
+        )
+
+        @broker.subscriber(
+            overrides_queue,
+            self.topology.overrides(),
+            no_reply=True,
+            ack_policy=AckPolicy.ACK,
+        )
+        async def on_overrides(msg: RabbitMessage) -> None:
+            try:
+                published = OverridesPublished.model_validate_json(msg.body)
+            except ValidationError as exc:
+                log.warning("ignored malformed OverridesPublished: %s", validation_summary(exc))
+                return
+            self._install(published)
+
+    def _install(self, published: OverridesPublished) -> None:
+        new = OverrideSet(
+            version=published.version, by_pattern={o.pattern: o for o in published.overrides}
+        )
+        if self.engine.swap_overrides(new):
+            log.info("overrides version %s installed (%d)", new.version, len(new.by_pattern))
+        self.overrides_loaded.set()
+
+    async def _load_current_overrides(self) -> None:
+        """Ask the learner for the current set until it answers; publishes may arrive meanwhile."""
+        command = LearnerCommand(action="current_overrides")
+        delay = 0.5
+        while not self.overrides_loaded.is_set():
+            try:
+                raw = await self.rpc.call(self.settings.name(LEARNER_COMMANDS), command, timeout=5)
+                payload = json.loads(raw)
+                if payload.get("ok"):
+                    self._install(OverridesPublished.model_validate(payload["data"]))
+                    return
+            except (RpcTimeoutError, ValidationError, ValueError, KeyError) as exc:
+                log.info("current overrides not loaded yet (%s)", type(exc).__name__)
+            except Exception as exc:  # broker reconnecting
+                log.warning("current overrides not loaded yet (%s)", type(exc).__name__)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 15.0)

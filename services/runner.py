@@ -1,0 +1,113 @@
+"""Run one or several services in this process until SIGTERM/SIGINT, then drain and stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterator, Sequence
+
+import uvicorn
+
+from services.ingress.app import create_app
+from services.probes import probe_app
+from services.runtime import Worker
+from shared.catalog import Catalog, load_catalog
+from shared.logs import configure_logging
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SERVICES = ("ingress", "router", "feedback", "learner")
+
+
+def build_worker(name: str, settings: Settings, catalog: Catalog) -> Worker:
+    if name == "router":
+        from services.router.service import RouterService
+
+        return RouterService(settings, catalog)
+    if name == "feedback":
+        from services.feedback.service import FeedbackService
+
+        return FeedbackService(settings)
+    if name == "learner":
+        from services.learner.service import LearnerService
+
+        return LearnerService(settings, catalog)
+    raise ValueError(f"unknown service {name!r}; choose from {', '.join(SERVICES)}")
+
+
+class EmbeddedServer(uvicorn.Server):
+    """A uvicorn server that leaves signals to us: we stop the workers in order after it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _http_server(app: object, host: str, port: int) -> uvicorn.Server:
+    config = uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
+    return EmbeddedServer(config)
+
+
+async def run_services(names: Sequence[str], settings: Settings, banner: bool = False) -> None:
+    """Start `names` (workers first, so the ingress finds consumers), wait for a signal, stop."""
+    configure_logging(settings.log_level)
+    catalog = load_catalog(settings.catalog_path, settings.default_premium_model)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    workers = [build_worker(n, settings, catalog) for n in names if n != "ingress"]
+    for worker in workers:
+        await worker.start()
+    servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
+    if "ingress" in names:
+        server = _http_server(
+            create_app(settings, catalog), settings.ingress_host, settings.ingress_port
+        )
+        servers.append((server, asyncio.create_task(server.serve())))
+    if settings.probe_port and workers:
+        probe = _http_server(
+            probe_app(workers, lambda: not stop.is_set()),
+            "0.0.0.0",  # noqa: S104
+            settings.probe_port,
+        )
+        servers.append((probe, asyncio.create_task(probe.serve())))
+    if banner:
+        _print_banner(settings)
+    waiter = asyncio.create_task(stop.wait())
+    await asyncio.wait(
+        [waiter, *(task for _, task in servers)], return_when=asyncio.FIRST_COMPLETED
+    )
+    log.info("shutting down: draining in-flight messages")
+    for server, _ in servers:
+        server.should_exit = True
+    for _, task in servers:
+        await task
+    for worker in reversed(workers):
+        await worker.stop()
+
+
+def _print_banner(settings: Settings) -> None:
+    live = settings.configured_providers() or ["simulated (no provider key set)"]
+    port = settings.ingress_port
+    print(
+        "\nAI cost optimizer is up.\n"
+        f"  providers : {', '.join(live)}\n"
+        f"  API docs  : http://localhost:{port}/docs\n"
+        f"  health    : http://localhost:{port}/health\n"
+        "  try       : curl -s localhost:%d/v1/route -H 'content-type: application/json' "
+        '-d \'{"prompt": "Write a haiku about the sea", "max_tokens": 64}\'\n' % port,
+        flush=True,
+    )

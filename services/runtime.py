@@ -1,0 +1,112 @@
+"""What every worker shares: a broker, topology declared at start, heartbeats, graceful stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from faststream.rabbit import RabbitBroker
+
+from schemas.messages import ServiceHeartbeat
+from shared.bus import JSON, encode
+from shared.settings import Settings
+from shared.topology import HEARTBEAT_KEY, Topology, declare_all
+
+log = logging.getLogger(__name__)
+
+
+def instance_id(service: str) -> str:
+    """Unique per process: host, pid and a short random suffix."""
+    return f"{service}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    """Base for a service: subclasses register subscribers in __init__ and extend hooks."""
+
+    name = "worker"
+
+    def __init__(self, settings: Settings, broker: RabbitBroker) -> None:
+        self.settings = settings
+        self.broker = broker
+        self.topology = Topology(settings)
+        self.instance = instance_id(self.name)
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._started = False
+
+    async def on_start(self) -> None:
+        """Open resources (pools, clients). Runs before the broker consumes."""
+
+    async def after_start(self) -> None:
+        """Runs once the broker consumes (schedulers, background loads)."""
+
+    async def on_stop(self) -> None:
+        """Close resources. Runs after the broker drained in-flight messages."""
+
+    def ready(self) -> bool:
+        return self._started
+
+    def health_details(self) -> dict[str, Any]:
+        return {}
+
+    async def start(self) -> None:
+        await self.on_start()
+        await self.broker.connect()
+        await declare_all(self.broker, self.topology)
+        await self.broker.start()
+        self._started = True
+        self.spawn(self._heartbeat_loop())
+        await self.after_start()
+        log.info("service started", extra={"service": self.name})
+
+    async def stop(self) -> None:
+        self._started = False
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        # FastStream stops consuming, then waits up to graceful_timeout for handlers in flight.
+        await self.broker.stop()
+        await self.on_stop()
+        log.info("service stopped", extra={"service": self.name})
+
+    def spawn(self, coro: Awaitable[Any]) -> None:
+        self._tasks.append(asyncio.ensure_future(coro))
+
+    async def _heartbeat_loop(self) -> None:
+        exchange = self.topology.events()
+        while True:
+            beat = ServiceHeartbeat(
+                service=self.name,
+                instance=self.instance,
+                ready=self.ready(),
+                details=self.health_details(),
+            )
+            try:
+                await self.broker.publish(
+                    encode(beat),
+                    exchange=exchange,
+                    routing_key=f"{HEARTBEAT_KEY}.{self.name}",
+                    content_type=JSON,
+                    expiration=self.settings.heartbeat_interval_s * 3,
+                    mandatory=False,
+                )
+            except Exception as exc:  # broker away: the robust connection will come back
+                log.warning("heartbeat not sent: %s", type(exc).__name__)
+            await asyncio.sleep(self.settings.heartbeat_interval_s)
+
+
+async def periodic(interval_s: float, action: Callable[[], Awaitable[None]]) -> None:
+    """Run `action` every `interval_s` seconds until cancelled; errors are logged, not fatal."""
+    while True:
+        try:
+            await action()
+        except Exception:
+            log.exception("periodic task failed")
+        await asyncio.sleep(interval_s)

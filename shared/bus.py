@@ -1,0 +1,60 @@
+"""Broker construction and the small publishing helpers every service shares."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from faststream.rabbit import RabbitBroker
+from faststream.rabbit.schemas import Channel
+from pydantic import BaseModel
+
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+JSON = "application/json"
+
+
+def make_broker(settings: Settings, prefetch: int | None = None) -> RabbitBroker:
+    """A broker whose channel bounds in-flight deliveries (aiormq is unbounded without it).
+
+    FastStream's per-message logging is off (`logger=None`): our handlers log what matters,
+    with request ids and never prompt text.
+    """
+    return RabbitBroker(
+        settings.rabbitmq_url,
+        default_channel=Channel(prefetch_count=prefetch or settings.router_prefetch),
+        logger=None,
+        graceful_timeout=max(5.0, settings.request_deadline_s),
+        reconnect_interval=1.0,
+    )
+
+
+def encode(message: BaseModel) -> bytes:
+    return message.model_dump_json().encode()
+
+
+async def reply(
+    broker: RabbitBroker,
+    reply_to: str | None,
+    correlation_id: str | None,
+    message: BaseModel,
+) -> None:
+    """Send `message` to a caller's reply queue; a caller without reply_to gets nothing."""
+    if not reply_to:
+        return
+    await broker.publish(
+        encode(message),
+        queue=reply_to,
+        correlation_id=correlation_id,
+        content_type=JSON,
+        # A reply queue that vanished (caller gone) is not our failure.
+        mandatory=False,
+    )
+
+
+def incoming_correlation_id(raw: Any) -> str | None:
+    """The caller's own correlation id (FastStream invents one when it is absent)."""
+    value = getattr(raw, "correlation_id", None)
+    return str(value) if value else None

@@ -1,0 +1,87 @@
+"""PostgreSQL access: one asyncpg pool per process, and patience while the database is away."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Errors that mean "the database is not reachable right now", as opposed to "this statement is
+# wrong". A handler that meets them waits and tries again instead of dead-lettering the message.
+TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.TooManyConnectionsError,
+    asyncio.TimeoutError,
+)
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(database_url: str, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    """A pool; keeps trying (with a log line per attempt) until the database answers."""
+    delay = 0.5
+    while True:
+        try:
+            pool = await asyncpg.create_pool(
+                database_url,
+                min_size=min_size,
+                max_size=max_size,
+                init=_init_connection,
+                command_timeout=30,
+            )
+            assert pool is not None
+            return pool
+        except TRANSIENT_DB_ERRORS as exc:
+            log.warning("database not reachable (%s); retrying in %.1fs", type(exc).__name__, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+
+async def with_db_retry(
+    operation: Callable[[], Awaitable[T]],
+    what: str,
+    max_wait_s: float | None = None,
+) -> T:
+    """Run `operation`, retrying transient database errors with backoff.
+
+    Messages being handled stay unacknowledged meanwhile, so nothing is lost while PostgreSQL
+    is down and the delivery limit is not burnt on an outage. `max_wait_s=None` waits forever.
+    """
+    delay = 0.2
+    waited = 0.0
+    while True:
+        try:
+            return await operation()
+        except TRANSIENT_DB_ERRORS as exc:
+            if max_wait_s is not None and waited >= max_wait_s:
+                raise
+            log.warning("%s: database unavailable (%s); retrying", what, type(exc).__name__)
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 5.0)
+
+
+async def ping(pool: asyncpg.Pool, timeout: float = 2.0) -> bool:
+    """True when the database answers a trivial query within `timeout`."""
+    try:
+        async with asyncio.timeout(timeout):
+            return bool(await pool.fetchval("SELECT 1"))
+    except (*TRANSIENT_DB_ERRORS, asyncpg.PostgresError):
+        return False
+
+
+def row_to_dict(row: Any) -> dict[str, Any]:
+    return dict(row.items())

@@ -1,0 +1,245 @@
+"""Answer with the first model of a fallback chain that can: retries, backoff, circuits, deadline.
+
+Pure of RabbitMQ and HTTP: it takes providers, breakers and settings as arguments, so the router
+and the replay evaluator call it the same way and tests drive it with fake vendors.
+
+Policy, per model in the chain:
+- retryable errors (429, 5xx, 529, timeouts) are retried with jittered backoff, at most
+  `max_attempts_per_model` calls and never past the deadline, then the next model is tried;
+- a prompt too long for the model moves on to models with a larger context window only;
+- auth, billing and bad-request errors rule out the rest of that provider for this request (its
+  other models would answer the same) but another provider may still answer;
+- an unknown model or a malformed answer moves on to the next model without retrying;
+- an open circuit skips the model with reason "circuit_open".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from schemas.messages import ChatMessage, FallbackHop
+from shared.catalog import Catalog, ModelSpec
+from shared.providers.base import (
+    ChatProvider,
+    Completion,
+    ContextTooLongError,
+    ProviderError,
+    RetryableProviderError,
+)
+from shared.providers.common import unexpected
+from shared.providers.simulated import estimate_tokens
+from shared.resilience import BreakerRegistry, CircuitBreaker, backoff_delay
+from shared.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# Errors that prove the provider is up and answering: they close a circuit, not open it.
+_REQUEST_FAULTS = {"bad_request", "context_too_long"}
+# Errors after which no other model of the same provider is worth trying for this request.
+_PROVIDER_WIDE = {"auth", "payment_required", "bad_request"}
+# Role and framing overhead per chat message, in tokens (OpenAI's published rule of thumb).
+_PER_MESSAGE_TOKENS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchResult:
+    """The answer, the catalog model that gave it, and the models left on the way."""
+
+    completion: Completion
+    spec: ModelSpec
+    hops: list[FallbackHop]
+    attempts: int  # provider calls made in total, including failed ones
+
+
+class AllModelsFailed(Exception):  # noqa: N818 - the name the router and issue 3 agreed on
+    """No model in the chain answered; `hops` says why for each one."""
+
+    def __init__(self, hops: list[FallbackHop], *, deadline_exceeded: bool = False) -> None:
+        self.hops = hops
+        self.deadline_exceeded = deadline_exceeded
+        head = "deadline exceeded" if deadline_exceeded else "every model in the chain failed"
+        tried = "; ".join(f"{h.provider}/{h.model}: {h.reason} x{h.attempts}" for h in hops)
+        super().__init__(f"{head}: {tried or 'no configured model can take this request'}")
+
+
+def estimate_prompt_tokens(messages: list[ChatMessage]) -> int:
+    """Rough prompt size, to skip models whose context cannot hold it before paying for a call."""
+    return sum(estimate_tokens(m.content) + _PER_MESSAGE_TOKENS for m in messages)
+
+
+def fallback_chain(
+    first: ModelSpec,
+    catalog: Catalog,
+    providers_available: set[str],
+    *,
+    prompt_tokens: int = 0,
+    max_tokens: int = 0,
+) -> list[ModelSpec]:
+    """`first` and its fallbacks, expanded recursively, breadth first, without duplicates.
+
+    Breadth first keeps the closest substitutes (a model's own fallbacks) ahead of the
+    fallbacks' fallbacks. A model whose provider is not configured or whose context window
+    cannot hold `prompt_tokens` plus its share of `max_tokens` is left out, but its own
+    fallbacks are still followed: they usually include another vendor's equivalent.
+    """
+    chain: list[ModelSpec] = []
+    seen = {first.id}
+    queue = deque([first])
+    while queue:
+        spec = queue.popleft()
+        if spec.provider in providers_available and _fits(spec, prompt_tokens, max_tokens):
+            chain.append(spec)
+        for fallback_id in spec.fallbacks:
+            if fallback_id not in seen:
+                seen.add(fallback_id)
+                queue.append(catalog.get(fallback_id))
+    return chain
+
+
+def _fits(spec: ModelSpec, prompt_tokens: int, max_tokens: int) -> bool:
+    return prompt_tokens + min(max_tokens, spec.max_output_tokens) <= spec.context_window
+
+
+@dataclass(slots=True)
+class _Outcome:
+    completion: Completion | None = None
+    error: ProviderError | None = None
+    attempts: int = 0
+    reason: str = ""
+
+
+async def call_with_fallback(
+    chain: list[ModelSpec],
+    providers: Mapping[str, ChatProvider],
+    breakers: BreakerRegistry,
+    messages: list[ChatMessage],
+    *,
+    max_tokens: int,
+    deadline_s: float,
+    settings: Settings,
+) -> DispatchResult:
+    """Try the chain in order until a model answers, within `deadline_s` from now.
+
+    Raises AllModelsFailed (with every model's reason) when the chain is exhausted or the
+    deadline passes. The caller computes cost from `completion` tokens and `spec` prices.
+    """
+    deadline = time.monotonic() + deadline_s
+    hops: list[FallbackHop] = []
+    total_attempts = 0
+    ruled_out: dict[str, str] = {}  # provider -> the error kind that ruled it out
+    needs_context_above = 0  # set by a context overflow: smaller windows cannot help
+    for spec in chain:
+        skip = _skip_reason(spec, providers, ruled_out, needs_context_above)
+        if skip is None and not breakers.get(spec.provider, spec.id).allow():
+            skip = "circuit_open"
+        if skip is not None:
+            hops.append(FallbackHop(provider=spec.provider, model=spec.id, reason=skip, attempts=0))
+            continue
+        outcome = await _call_model(
+            spec,
+            providers[spec.provider],
+            breakers.get(spec.provider, spec.id),
+            messages=messages,
+            max_tokens=max_tokens,
+            deadline=deadline,
+            settings=settings,
+        )
+        total_attempts += outcome.attempts
+        if outcome.completion is not None:
+            return DispatchResult(outcome.completion, spec, hops, total_attempts)
+        hop = FallbackHop(
+            provider=spec.provider, model=spec.id, reason=outcome.reason, attempts=outcome.attempts
+        )
+        hops.append(hop)
+        logger.warning(
+            "left %s/%s after %d attempt(s): %s", hop.provider, hop.model, hop.attempts, hop.reason
+        )
+        if isinstance(outcome.error, ContextTooLongError):
+            needs_context_above = max(needs_context_above, spec.context_window)
+        elif outcome.error is not None and outcome.error.kind in _PROVIDER_WIDE:
+            ruled_out[spec.provider] = outcome.error.kind
+        if time.monotonic() >= deadline:
+            raise AllModelsFailed(hops, deadline_exceeded=True)
+    raise AllModelsFailed(hops)
+
+
+def _skip_reason(
+    spec: ModelSpec,
+    providers: Mapping[str, ChatProvider],
+    ruled_out: Mapping[str, str],
+    needs_context_above: int,
+) -> str | None:
+    if spec.provider not in providers:
+        return "provider_unavailable"
+    if spec.provider in ruled_out:
+        return ruled_out[spec.provider]
+    if spec.context_window <= needs_context_above:
+        return "context_too_small"
+    return None
+
+
+async def _call_model(
+    spec: ModelSpec,
+    provider: ChatProvider,
+    breaker: CircuitBreaker,
+    *,
+    messages: list[ChatMessage],
+    max_tokens: int,
+    deadline: float,
+    settings: Settings,
+) -> _Outcome:
+    """Call one model, retrying retryable errors. The breaker already allowed the first call."""
+    outcome = _Outcome()
+    max_tokens = min(max_tokens, spec.max_output_tokens)
+    retry_after: float | None = None
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            outcome.reason = outcome.reason or "deadline"
+            return outcome
+        outcome.attempts += 1
+        try:
+            completion = await provider.complete(
+                spec.vendor_model, messages, max_tokens, min(settings.provider_timeout_s, remaining)
+            )
+        except RetryableProviderError as exc:
+            breaker.record_failure()
+            outcome.error, outcome.reason, retry_after = exc, exc.kind, exc.retry_after_s
+        except ProviderError as exc:
+            if exc.kind in _REQUEST_FAULTS:
+                breaker.record_success()
+            else:
+                breaker.record_failure()
+            outcome.error, outcome.reason = exc, exc.kind
+            return outcome
+        except Exception as exc:
+            # An adapter bug must not fail a request that another provider could answer.
+            logger.error("provider %s raised %s", spec.provider, type(exc).__name__)
+            breaker.record_failure()
+            outcome.error = unexpected(spec.provider, exc)
+            outcome.reason = outcome.error.kind
+            return outcome
+        else:
+            breaker.record_success()
+            outcome.completion = completion
+            return outcome
+        if outcome.attempts >= settings.max_attempts_per_model:
+            return outcome
+        delay = backoff_delay(
+            outcome.attempts,
+            base_s=settings.retry_base_delay_s,
+            remaining_s=deadline - time.monotonic(),
+            retry_after_s=retry_after,
+        )
+        # Give up on this model when the wait would outlast the deadline, or when the
+        # failures so far have opened its circuit.
+        if delay is None:
+            return outcome
+        await asyncio.sleep(delay)
+        if not breaker.allow():
+            return outcome

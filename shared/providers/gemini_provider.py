@@ -1,0 +1,157 @@
+"""Google Gemini through the google-genai SDK, with its own retries off."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import httpx2  # google-genai's transport; its exceptions are what a network failure raises
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types
+
+from schemas.messages import ChatMessage
+from shared.providers.base import Completion, ProviderError
+from shared.providers.common import (
+    connection_error,
+    error_for_status,
+    looks_like_context_overflow,
+    malformed,
+    parse_duration,
+    parse_retry_after,
+    timeout_error,
+    unexpected,
+    usage_or_estimate,
+)
+
+_RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
+_FINISH = {
+    "STOP": "stop",
+    "MAX_TOKENS": "length",
+    "SAFETY": "content_filter",
+    "RECITATION": "content_filter",
+    "BLOCKLIST": "content_filter",
+    "PROHIBITED_CONTENT": "content_filter",
+    "SPII": "content_filter",
+}
+
+
+class GeminiProvider:
+    """`complete()` against generateContent. One instance per process (it pools connections)."""
+
+    name = "google"
+
+    def __init__(self, api_key: str, base_url: str, timeout_s: float) -> None:
+        self._client = genai.Client(
+            api_key=api_key,
+            http_options=types.HttpOptions(
+                base_url=base_url,
+                timeout=_millis(timeout_s),
+                # One attempt: the SDK would otherwise retry behind the dispatcher's back.
+                retry_options=types.HttpRetryOptions(attempts=1),
+            ),
+        )
+
+    async def complete(
+        self, model: str, messages: list[ChatMessage], max_tokens: int, timeout_s: float
+    ) -> Completion:
+        system = "\n\n".join(m.content for m in messages if m.role == "system")
+        contents = [
+            types.Content(
+                role="model" if m.role == "assistant" else "user",
+                parts=[types.Part(text=m.content)],
+            )
+            for m in messages
+            if m.role != "system"
+        ]
+        config = types.GenerateContentConfig(
+            system_instruction=system or None,
+            max_output_tokens=max_tokens,
+            http_options=types.HttpOptions(timeout=_millis(timeout_s)),
+        )
+        try:
+            async with asyncio.timeout(timeout_s):
+                response = await self._client.aio.models.generate_content(
+                    model=model, contents=contents, config=config
+                )
+        except (TimeoutError, httpx2.TimeoutException):
+            raise timeout_error(self.name, timeout_s) from None
+        except httpx2.TransportError as exc:
+            raise connection_error(self.name, exc) from None
+        except genai_errors.APIError as exc:
+            raise _map_error(exc) from None
+        except ValueError:
+            # json.JSONDecodeError from the SDK when a 200 body is not JSON.
+            raise malformed(self.name, "body is not JSON") from None
+        except Exception as exc:
+            raise unexpected(self.name, exc) from None
+        return _to_completion(response, model, messages)
+
+    async def aclose(self) -> None:
+        await self._client.aio.aclose()
+
+
+def _millis(seconds: float) -> int:
+    # HttpOptions.timeout is in milliseconds.
+    return max(1, round(seconds * 1000))
+
+
+def _map_error(exc: genai_errors.APIError) -> ProviderError:
+    error = exc.details.get("error", exc.details) if isinstance(exc.details, dict) else {}
+    retry_after = _retry_delay(error)
+    if retry_after is None and exc.response is not None:
+        retry_after = parse_retry_after(getattr(exc.response, "headers", {}) or {})
+    return error_for_status(
+        "google",
+        exc.code,
+        vendor_code=exc.status,
+        retry_after_s=retry_after,
+        context_too_long=exc.code == 400 and looks_like_context_overflow(exc.message),
+    )
+
+
+def _retry_delay(error: Any) -> float | None:
+    """Gemini puts its retry hint in a google.rpc.RetryInfo detail, not in a header."""
+    details = error.get("details") if isinstance(error, dict) else None
+    for detail in details if isinstance(details, list) else []:
+        if isinstance(detail, dict) and detail.get("@type") == _RETRY_INFO:
+            return parse_duration(detail.get("retryDelay"))
+    return None
+
+
+def _to_completion(
+    response: types.GenerateContentResponse, model: str, messages: Sequence[ChatMessage]
+) -> Completion:
+    usage = response.usage_metadata
+    candidates = response.candidates or []
+    if not candidates:
+        # A prompt blocked by safety filters has no candidate but says why; anything else
+        # without a candidate is an answer we cannot read.
+        feedback = response.prompt_feedback
+        if feedback is None or feedback.block_reason is None:
+            raise malformed("google", "no candidates")
+        tokens_in = usage.prompt_token_count if usage else None
+        tokens_in, _ = usage_or_estimate("google", tokens_in, 0, messages, "")
+        return Completion("", tokens_in, 0, response.model_version or model, "content_filter")
+    candidate = candidates[0]
+    parts = candidate.content.parts if candidate.content and candidate.content.parts else []
+    # Thought summaries are parts too; only the answer's text is returned.
+    text = "".join(p.text for p in parts if p.text and not p.thought)
+    tokens_in_raw: object = None
+    tokens_out_raw: object = None
+    if usage is not None and isinstance(usage.prompt_token_count, int):
+        tokens_in_raw = usage.prompt_token_count
+        # Gemini 2.5 bills thinking tokens as output tokens.
+        tokens_out_raw = (usage.candidates_token_count or 0) + (usage.thoughts_token_count or 0)
+    tokens_in, tokens_out = usage_or_estimate(
+        "google", tokens_in_raw, tokens_out_raw, messages, text
+    )
+    reason = candidate.finish_reason.value if candidate.finish_reason else "unknown"
+    return Completion(
+        text=text,
+        tokens_in=tokens_in,
+        tokens_out=tokens_out,
+        model=response.model_version or model,
+        finish_reason=_FINISH.get(reason, reason.lower()),
+    )

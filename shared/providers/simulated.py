@@ -1,0 +1,55 @@
+"""A local, deterministic provider that needs no key, so the whole system runs out of the box."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+
+from schemas.messages import ChatMessage
+from shared.providers.base import Completion
+
+# Roughly four characters per token for English text, the usual rule of thumb.
+_CHARS_PER_TOKEN = 4
+
+
+def estimate_tokens(text: str) -> int:
+    """A cheap token estimate, good enough for pre-call cost checks and the simulated provider."""
+    return max(1, (len(text) + _CHARS_PER_TOKEN - 1) // _CHARS_PER_TOKEN)
+
+
+class SimulatedProvider:
+    """Answers every prompt locally after `latency_ms`, always saying that it is simulated."""
+
+    name = "simulated"
+
+    def __init__(self, latency_ms: int = 0) -> None:
+        self._latency_s = latency_ms / 1000
+
+    async def complete(
+        self, model: str, messages: list[ChatMessage], max_tokens: int, timeout_s: float
+    ) -> Completion:
+        if self._latency_s:
+            await asyncio.sleep(min(self._latency_s, timeout_s))
+        prompt = "\n".join(m.content for m in messages)
+        digest = hashlib.blake2b(f"{model}\0{prompt}".encode(), digest_size=4).hexdigest()
+        text = (
+            f"[simulated answer from {model}, no provider key is configured] "
+            f"This deterministic reply ({digest}) stands in for a real model's answer."
+        )
+        words = text.split()
+        budget = max(1, max_tokens)
+        finish = "stop"
+        if estimate_tokens(text) > budget:
+            text = " ".join(words[: max(1, budget * _CHARS_PER_TOKEN // 6)])
+            finish = "length"
+        tokens_in = sum(estimate_tokens(m.content) + 4 for m in messages)
+        return Completion(
+            text=text,
+            tokens_in=tokens_in,
+            tokens_out=min(budget, estimate_tokens(text)),
+            model=model,
+            finish_reason=finish,
+        )
+
+    async def aclose(self) -> None:
+        return None

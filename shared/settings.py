@@ -1,0 +1,136 @@
+"""One validated settings object for every service (env vars and `.env`)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values people paste from examples; they must never reach a provider in production.
+_PLACEHOLDERS = {
+    "",
+    "changeme",
+    "change-me",
+    "changethis",
+    "your-key-here",
+    "xxx",
+    "secret",
+    "todo",
+}
+
+
+def _is_placeholder(value: str) -> bool:
+    lowered = value.strip().lower()
+    return (
+        lowered in _PLACEHOLDERS
+        or lowered.startswith(("your-", "<", "sk-xxx"))
+        or (set(lowered) <= {"x", "-", "_"})
+    )
+
+
+class Settings(BaseSettings):
+    """Every knob of the system. Names match the deployment guide (`GOOGLE_API_KEY`, ...)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    environment: Literal["development", "test", "staging", "production"] = "development"
+    log_level: str = "INFO"
+
+    rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/optimizer"
+    # Prepended to every queue and exchange name, so that several deployments (or test runs)
+    # can share one broker without consuming each other's messages.
+    amqp_prefix: str = ""
+
+    ingress_host: str = "0.0.0.0"  # noqa: S104 - a container must listen on all interfaces
+    ingress_port: int = Field(default=8000, ge=1, le=65535)
+    # Workers expose /metrics, /livez and /readyz here; 0 disables the probe server.
+    probe_port: int = Field(default=0, ge=0, le=65535)
+
+    anthropic_api_key: SecretStr | None = None
+    google_api_key: SecretStr | None = None
+    openrouter_api_key: SecretStr | None = None
+    anthropic_base_url: str = "https://api.anthropic.com"
+    gemini_base_url: str = "https://generativelanguage.googleapis.com"
+    openrouter_base_url: str = "https://openrouter.ai/api/v1"
+    # Production without any provider key runs only the simulated model: allowed only on purpose.
+    allow_simulated_in_production: bool = False
+    simulated_latency_ms: int = Field(default=20, ge=0)
+
+    request_timeout_s: float = Field(default=60.0, gt=0, description="ingress waits this long")
+    request_deadline_s: float = Field(default=45.0, gt=0, description="router's budget per request")
+    provider_timeout_s: float = Field(default=30.0, gt=0, description="one provider call")
+    max_attempts_per_model: int = Field(default=3, ge=1)
+    retry_base_delay_s: float = Field(default=0.25, ge=0)
+    circuit_failure_threshold: int = Field(default=5, ge=1)
+    circuit_reset_s: float = Field(default=30.0, gt=0)
+
+    router_prefetch: int = Field(default=64, ge=1)
+    feedback_prefetch: int = Field(default=128, ge=1)
+    delivery_limit: int = Field(default=5, ge=1)
+    feedback_grace_s: float = Field(default=2.0, ge=0)
+
+    catalog_path: str | None = None
+    default_premium_model: str = "claude-opus-4-5"
+    quality_floor: float = Field(default=0.8, ge=0, le=1)
+    exploration_rate: float = Field(default=0.05, ge=0, le=1)
+    override_min_confidence: Literal["low", "medium", "high"] = "medium"
+
+    learner_cron: str = "0 3 * * *"
+    learner_window_days: int = Field(default=30, ge=1)
+    learner_min_samples: int = Field(default=20, ge=1)
+    learner_confidence_threshold: float = Field(default=0.7, gt=0, lt=1)
+
+    store_prompt_preview: bool = False
+    heartbeat_interval_s: float = Field(default=5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _refuse_placeholders_outside_development(self) -> Settings:
+        if self.environment in ("development", "test"):
+            return self
+        problems: list[str] = []
+        for env_name, secret in (
+            ("ANTHROPIC_API_KEY", self.anthropic_api_key),
+            ("GOOGLE_API_KEY", self.google_api_key),
+            ("OPENROUTER_API_KEY", self.openrouter_api_key),
+        ):
+            if secret is not None and _is_placeholder(secret.get_secret_value()):
+                problems.append(f"{env_name} holds a placeholder: set a real key or unset it")
+        if not self.configured_providers() and not self.allow_simulated_in_production:
+            problems.append(
+                "no provider key is set: set ANTHROPIC_API_KEY, GOOGLE_API_KEY or "
+                "OPENROUTER_API_KEY (or ALLOW_SIMULATED_IN_PRODUCTION=true on purpose)"
+            )
+        broker = urlsplit(self.rabbitmq_url)
+        if broker.username in (None, "guest") or _is_placeholder(broker.password or ""):
+            problems.append(
+                "RABBITMQ_URL uses default or placeholder credentials: set RABBITMQ_URL"
+            )
+        database = urlsplit(self.database_url)
+        if _is_placeholder(database.password or ""):
+            problems.append("DATABASE_URL has no or a placeholder password: set DATABASE_URL")
+        if problems:
+            raise ValueError(f"ENVIRONMENT={self.environment}: " + "; ".join(problems))
+        return self
+
+    def configured_providers(self) -> list[str]:
+        """Vendors whose key is set; the simulated provider is always available."""
+        keys = {
+            "anthropic": self.anthropic_api_key,
+            "google": self.google_api_key,
+            "openrouter": self.openrouter_api_key,
+        }
+        return [name for name, key in keys.items() if key and key.get_secret_value().strip()]
+
+    def name(self, base: str) -> str:
+        """A queue or exchange name inside this deployment's namespace."""
+        return f"{self.amqp_prefix}{base}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,93 @@
+"""RabbitMQ names and declarations: one place that says which queues and exchanges exist.
+
+Work queues are durable quorum queues with an explicit delivery limit and a dead-letter
+exchange, so a poison message ends in `<queue>.dead` after N deliveries instead of looping.
+Services declare what they use at start; declarations are idempotent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from faststream.rabbit import ExchangeType, QueueType, RabbitExchange, RabbitQueue
+
+from shared.settings import Settings
+
+# Base names; `Settings.name()` prefixes them with AMQP_PREFIX.
+ROUTE_REQUESTS = "route.requests"
+FEEDBACK_COMPLETIONS = "feedback.completions"
+FEEDBACK_SUBMISSIONS = "feedback.submissions"
+FEEDBACK_QUERIES = "feedback.queries"
+LEARNER_COMMANDS = "learner.commands"
+WORK_QUEUES = (
+    ROUTE_REQUESTS,
+    FEEDBACK_COMPLETIONS,
+    FEEDBACK_SUBMISSIONS,
+    FEEDBACK_QUERIES,
+    LEARNER_COMMANDS,
+)
+
+EVENTS_EXCHANGE = "optimizer.events"  # topic
+OVERRIDES_EXCHANGE = "optimizer.overrides"  # fanout
+DEAD_LETTER_EXCHANGE = "optimizer.dlx"  # direct, routing key = "<queue>.dead"
+
+ROUTE_COMPLETED_KEY = "route.completed"
+HEARTBEAT_KEY = "service.heartbeat"
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Declarable objects for one deployment namespace."""
+
+    settings: Settings
+
+    def events(self) -> RabbitExchange:
+        return RabbitExchange(self.settings.name(EVENTS_EXCHANGE), type=ExchangeType.TOPIC)
+
+    def overrides(self) -> RabbitExchange:
+        return RabbitExchange(self.settings.name(OVERRIDES_EXCHANGE), type=ExchangeType.FANOUT)
+
+    def dead_letters(self) -> RabbitExchange:
+        return RabbitExchange(self.settings.name(DEAD_LETTER_EXCHANGE), type=ExchangeType.DIRECT)
+
+    def work_queue(self, base: str, routing_key: str | None = None) -> RabbitQueue:
+        """A durable quorum queue that dead-letters after `delivery_limit` deliveries."""
+        name = self.settings.name(base)
+        arguments: dict[str, Any] = {
+            "x-delivery-limit": self.settings.delivery_limit,
+            "x-dead-letter-exchange": self.settings.name(DEAD_LETTER_EXCHANGE),
+            "x-dead-letter-routing-key": f"{name}.dead",
+        }
+        queue: RabbitQueue = RabbitQueue(  # type: ignore[call-overload]
+            name,
+            queue_type=QueueType.QUORUM,
+            durable=True,
+            arguments=arguments,
+            routing_key=routing_key or name,
+        )
+        return queue
+
+    def dead_queue(self, base: str) -> RabbitQueue:
+        name = f"{self.settings.name(base)}.dead"
+        return RabbitQueue(name, queue_type=QueueType.QUORUM, durable=True, routing_key=name)
+
+    def route_requests(self) -> RabbitQueue:
+        return self.work_queue(ROUTE_REQUESTS)
+
+    def completions(self) -> RabbitQueue:
+        """Bound to the events exchange on `route.completed`."""
+        return self.work_queue(FEEDBACK_COMPLETIONS, routing_key=ROUTE_COMPLETED_KEY)
+
+
+async def declare_all(broker: Any, topology: Topology) -> None:
+    """Declare every exchange, work queue, dead-letter queue and binding (idempotent)."""
+    dlx = await broker.declare_exchange(topology.dead_letters())
+    events = await broker.declare_exchange(topology.events())
+    await broker.declare_exchange(topology.overrides())
+    for base in WORK_QUEUES:
+        dead = await broker.declare_queue(topology.dead_queue(base))
+        await dead.bind(dlx, routing_key=f"{topology.settings.name(base)}.dead")
+        await broker.declare_queue(topology.work_queue(base))
+    completions = await broker.declare_queue(topology.completions())
+    await completions.bind(events, routing_key=ROUTE_COMPLETED_KEY)

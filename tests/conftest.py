@@ -1,0 +1,164 @@
+"""Shared fixtures: real PostgreSQL and RabbitMQ, isolated per test session.
+
+Service URLs come from DATABASE_URL / RABBITMQ_URL when set, else testcontainers where a Docker
+engine runs, else the tests that need them are skipped with a clear message. Each session gets
+its own database and its own AMQP name prefix, so runs never see each other's data or messages.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import suppress
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from shared.settings import Settings
+from tests.system import RunningSystem, start_system
+
+DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/postgres"
+DEFAULT_AMQP = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+def _answers(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or default_port), 2
+        ):
+            return True
+    except OSError:
+        return False
+
+
+def _from_containers() -> tuple[str, str] | None:
+    """Start PostgreSQL and RabbitMQ containers when a Docker engine runs; None otherwise."""
+    try:
+        from testcontainers.postgres import PostgresContainer  # type: ignore[import-not-found]
+        from testcontainers.rabbitmq import RabbitMqContainer  # type: ignore[import-not-found]
+
+        pg = PostgresContainer("postgres:16-alpine").start()
+        mq = RabbitMqContainer("rabbitmq:3.13-management-alpine").start()
+    except Exception:
+        return None
+    db = pg.get_connection_url().replace("postgresql+psycopg2", "postgresql")
+    params = mq.get_connection_params()
+    amqp = f"amqp://guest:guest@{params.host}:{params.port}/"
+    return db, amqp
+
+
+@pytest.fixture(scope="session")
+def service_urls() -> tuple[str, str]:
+    db = os.environ.get("DATABASE_URL", DEFAULT_DB)
+    amqp = os.environ.get("RABBITMQ_URL", DEFAULT_AMQP)
+    if _answers(db, 5432) and _answers(amqp, 5672):
+        return db, amqp
+    started = _from_containers()
+    if started:
+        return started
+    pytest.skip(
+        "PostgreSQL and RabbitMQ are needed: set DATABASE_URL and RABBITMQ_URL, or start them "
+        "locally, or run where a Docker engine is available for testcontainers"
+    )
+
+
+@pytest.fixture(scope="session")
+def session_tag() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="session")
+async def database_url(service_urls: tuple[str, str], session_tag: str) -> AsyncIterator[str]:
+    """A fresh database for this session, migrated; dropped at the end."""
+    from shared.migrate import migrate
+
+    base = urlsplit(service_urls[0])
+    name = f"optimizer_test_{session_tag}"
+    url = urlunsplit(base._replace(path=f"/{name}"))
+    await migrate(url)
+    yield url
+    admin = await asyncpg.connect(urlunsplit(base._replace(path="/postgres")))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def settings(
+    database_url: str, service_urls: tuple[str, str], session_tag: str
+) -> AsyncIterator[Settings]:
+    prefix = f"test{session_tag}."
+    value = Settings(
+        environment="test",
+        database_url=database_url,
+        rabbitmq_url=service_urls[1],
+        amqp_prefix=prefix,
+        simulated_latency_ms=0,
+        request_timeout_s=15,
+        heartbeat_interval_s=0.5,
+        feedback_grace_s=0.5,
+        anthropic_api_key=None,
+        google_api_key=None,
+        openrouter_api_key=None,
+    )
+    yield value
+    await delete_namespace(service_urls[1], prefix)
+
+
+async def delete_namespace(amqp_url: str, prefix: str) -> None:
+    """Delete the queues and exchanges a session declared (quorum queues outlive connections)."""
+    import aio_pika
+
+    from shared.topology import (
+        DEAD_LETTER_EXCHANGE,
+        EVENTS_EXCHANGE,
+        OVERRIDES_EXCHANGE,
+        WORK_QUEUES,
+    )
+
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        channel = await connection.channel()
+        for base in WORK_QUEUES:
+            for name in (f"{prefix}{base}", f"{prefix}{base}.dead"):
+                with suppress(Exception):
+                    await channel.queue_delete(name)
+                if channel.is_closed:
+                    channel = await connection.channel()
+        for base in (EVENTS_EXCHANGE, OVERRIDES_EXCHANGE, DEAD_LETTER_EXCHANGE):
+            with suppress(Exception):
+                await channel.exchange_delete(f"{prefix}{base}")
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    from shared.db import create_pool
+
+    pool = await create_pool(settings.database_url, max_size=4)
+    yield pool
+    await pool.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+async def system(settings: Settings) -> AsyncIterator[RunningSystem]:
+    """Ingress, router, feedback and learner in this loop, over the real broker and database."""
+    running = await start_system(settings, free_port(), workers=_WORKERS)
+    yield running
+    await running.stop()
+
+
+_WORKERS = ("router", "feedback")  # TEMP until shared.learning lands
