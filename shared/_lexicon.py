@@ -37,10 +37,10 @@ _BY_PATTERN: dict[str, dict[float, str]] = {
         "unittest pytest leetcode",
         2: "python javascript typescript java c++ c# golang kotlin php sql html css bash "
         "powershell api apis sdk algorithm algorithms recursion recursive array arrays "
-        "functions boolean strings loop loops code coding programming programmer bug bugs "
+        "functions boolean strings loop loops coding programming programmer bug bugs "
         "exception runtime syntax dataframe pandas numpy docker kubernetes git github npm "
         "frontend backend endpoint linter",
-        1: "function method variable program software database query website app script "
+        1: "code function method variable program software database query website app script "
         "stack queue hash pointer null implement implementation",
     },
     "math": {
@@ -49,31 +49,32 @@ _BY_PATTERN: dict[str, dict[float, str]] = {
         "fraction fractions ratio algebra calculus geometry theorem arithmetic polynomial "
         "inequality logarithm sqrt factorial triangle perimeter radius circumference "
         "hypotenuse multiply multiplied divided divisible math maths mathematical "
-        "mathematics dice",
+        "mathematics dice estimate estimation coordinates",
         1: "prime primes area sum average integer integers proof prove digits interest profit "
-        "discount total numbers",
+        "discount total numbers segment"
     },
     "creative": {
         3: "poem poems poetry haiku limerick sonnet lyrics screenplay fable slogan tagline "
         "jingle soliloquy",
         2: "story stories fiction fictional imagine pretend roleplay persona vivid narrative "
         "creative creatively imaginative blog essay speech toast tweet caption rhyme rhymes "
-        "verse",
+        "verse grammar grammatical proofread paraphrase rephrase rewrite",
         1: "novel character characters plot joke jokes headline email letter script dialogue "
         "scene metaphor",
     },
     "analysis": {
-        3: "analyze analyse analysis compare contrast evaluate assess critique critically",
+        3: "analyze analyse analyzing analysing analysis compare comparing contrast evaluate evaluating "
+        "assess assessing critique critically",
         2: "comparison pros cons advantages disadvantages tradeoffs implications impact "
         "impacts consequences justify insights correlation strengths weaknesses swot "
-        "interpret infer deduce puzzle riddle counterargument",
-        1: "influence influenced argue argument arguments reasoning reasons why relationship "
+        "interpret infer deduce puzzle riddle counterargument why reasons",
+        1: "influence influenced argue argument arguments reasoning relationship "
         "factors logic logical hypothesis debate discuss",
     },
     "factual": {
-        2: "who define definition invented founded fact facts trivia",
-        1: "when where meaning history historical capital population discovered century "
-        "located origin explain physics chemistry biology quantum molecule molecules atom atoms "
+        2: "define definition invented founded fact facts trivia",
+        1: "meaning history historical capital population discovered century "
+        "located origin physics chemistry biology quantum molecule molecules atom atoms "
         "cell cells dna gene genes planet planets orbit species evolution photosynthesis "
         "scientific science scientist geography country countries continent president king "
         "queen empire war wars ancient civilization energy earth climate",
@@ -89,8 +90,9 @@ _BY_PATTERN: dict[str, dict[float, str]] = {
     },
     "extraction": {
         3: "extract extraction parse",
-        2: "classify categorize categorise entities entity json csv yaml tabulate sentiment",
-        1: "label tag table fields identify",
+        2: "classify classifying categorize categorise entities entity json csv yaml tabulate "
+        "sentiment",
+        1: "label tag table fields identify categories category",
     },
     "general": {
         1: "hello hi hey thanks thank advice tips tip suggestions help improve ideas",
@@ -124,16 +126,28 @@ PHRASES: tuple[tuple[str, str, float, str], ...] = (
     ("\\d\\s*[-+*/×÷^]\\s*\\d|\\b\\d*[a-z]\\^\\d|\\bf\\([a-z0-9]\\)|\\b\\d*[a-z] ?[=<>] ?-?\\d",
      "math", 2, "expression"),
     ("\\$ ?\\d", "math", 1, "money-amount"),
-    ("\\bhow (?:many|much)\\b", "math", 1, "how-many"),
+    ("\\bhow (?:many|much)\\b", "math", 2, "how-many"),
+    ("\\(\\s*-?\\d+(?:\\.\\d+)?\\s*,\\s*-?\\d+(?:\\.\\d+)?\\s*\\)", "math", 2, "point"),
     ("\\bsquare root\\b|\\bword problem\\b", "math", 2, "math-phrase"),
     ("\\b(?:act|acting|behave) as\\b|\\b(?:take on|assume|embrace|play) the (?:role|persona)\\b",
-     "creative", 3, "roleplay"),
+     "creative", 4, "roleplay"),
+    ("\\b(?:yourself|you) as an? \\b|\\bpretend to be\\b|^as an? [a-z]+(?: [a-z]+)?,", "creative", 3,
+     "in-character"),
+    ("\\b(?:write|compose|draft|craft|create|structure|construct)\\b(?: \\S+){0,4} (?:email|letter|"
+     "paragraph|essay|article|review|post|story|poem|speech|announcement|script|headline|"
+     "description|bio|proposal|toast|invitation|newsletter|slogan)\\b", "creative", 3, "write-prose"),
     ("\\bshort story\\b|\\bin the style of\\b|\\bonce upon a time\\b", "creative", 3, "fiction"),
-    ("\\byou are an? \\b", "creative", 1, "you-are"),
+    ("\\byou are an? \\b", "creative", 2, "you-are"),
     ("\\bwhat if\\b", "analysis", 2, "what-if"),
     ("\\bdifferences? between\\b|\\bcompared (?:to|with)\\b", "analysis", 2, "differences"),
-    ("\\b(?:should|would) (?:we|i|they|you|it)\\b", "analysis", 1, "should"),
-    ("^(?:what|who|when|where|which) (?:is|are|was|were|did|does)\\b", "factual", 2, "wh-question"),
+    ("\\b(?:should|would) (?:we|i|they|it)\\b", "analysis", 1, "should"),
+    ("\\brelationship between\\b|\\btrue, false,? or\\b|\\bbased on (?:the|these)\\b", "analysis", 2,
+     "reasoning"),
+    ("(?:^|[.?!] )(?:what (?:is|was|were|does)|(?:who|when|where) (?:is|are|was|were|did|does))\\b",
+     "factual", 2, "wh-question"),
+    ("\\bexplain\\b(?! (?:your|why|how you))|^what are\\b", "factual", 1, "explain"),
+    ("^how (?:does|do) \\S+(?: \\S+){0,4} work\\b|\\b(?:explain|describe|outline) (?:the )?(?:process|"
+     "concept|basics|principles?|mechanism|theory|stages)\\b", "factual", 2, "how-it-works"),
     ("\\bwhich of the following\\b|\\btell me about\\b|\\bwhat does \\S+ mean\\b", "factual", 2,
      "quiz-question"),
     ("(?m)^\\s*\\(?[a-d][).]\\s", "factual", 1, "choices"),
@@ -143,11 +157,18 @@ PHRASES: tuple[tuple[str, str, float, str], ...] = (
     (f"\\b(?:into|to|in) (?:{_LANGUAGE_ALT})\\b", "translation", 2, "to-language"),
     ("\\bhow do (?:you|i) say\\b", "translation", 3, "how-to-say"),
     ("\\bnamed entit(?:y|ies)\\b|\\bkey[- ]value\\b", "extraction", 3, "entities"),
-    ("\\b(?:list|find) all\\b|\\b(?:as|in|into) (?:json|csv|a table|yaml)\\b", "extraction", 2,
+    ("\\b(?:list|find) all\\b|\\b(?:as|in|into) (?:json|csv|a table|yaml)\\b|\\b(?:output|return|"
+     "present|format|generate)\\b(?: \\S+){0,5} (?:json|csv|yaml|table)\\b", "extraction", 3,
      "structured-output"),
+    ("\\bon a scale of\\b|\\bcount (?:how many|the (?:number|occurrences))\\b|\\bassign (?:them|each)\\b",
+     "extraction", 2, "label-or-count"),
+    ("\\b(?:the|these) (?:following|given|presented|provided|below|above) (?:texts?|passage|"
+     "paragraph|article|data|documents?|records|reviews|sentences|information)\\b", "extraction",
+     1, "given-text"),
     ("\\bfrom the (?:following|given|above|provided|attached) (?:text|passage|paragraph|article|"
      "data|document|records|reviews|sentences|email)", "extraction", 2, "from-text"),
-    ("^(?:how (?:can|do|should) i|what are (?:some|the best) ways)\\b", "general", 2, "how-do-i"),
+    ("^(?:how (?:can|do|should) i|what are (?:some|the best) ways)\\b|\\b(?:effective|best|good) "
+     "(?:ways?|strategies|tips|practices|habits)\\b", "general", 2, "advice"),
 )
 
 # The opening verb of the prompt (after "please", "can you", ...) names the task.
@@ -163,7 +184,10 @@ LEAD_VERBS: dict[str, str] = {
         ("calculate", "compute", "solve", "simplify", "differentiate", "integrate", "factor"),
         "math",
     ),
-    **dict.fromkeys(("compose", "draft", "craft", "imagine", "pretend", "rhyme"), "creative"),
+    **dict.fromkeys(
+        ("compose", "draft", "craft", "imagine", "pretend", "rhyme", "act", "embody", "roleplay"),
+        "creative",
+    ),
     **dict.fromkeys(
         ("analyze", "analyse", "compare", "contrast", "evaluate", "assess", "critique", "discuss"),
         "analysis",

@@ -32,6 +32,7 @@ _TAIL_CHARS = 1000
 _CONTEXT_WEIGHT = 0.5  # earlier turns and the system prompt
 _LEAD_BONUS = 2.0
 _MIN_SCORE = 2.0  # below this nothing specific was asked: `general`
+_MANY_QUANTITIES = 3
 
 _TOKEN_RE = re.compile(r"[a-z][a-z0-9+#']*|\d+(?:[.,]\d+)?")
 _SENTENCE_START_RE = re.compile(r"(?:^|[.!?:\n]\s*)([a-z]+)(?:\s+([a-z]+))?(?:\s+([a-z]+))?")
@@ -93,9 +94,14 @@ def _score(
 ) -> None:
     text = _clip(text)
     # Each word or phrase counts once: a long prompt repeating "function" is no more "code".
-    for word in set(_TOKEN_RE.findall(text)).intersection(lex.WORDS):
+    tokens = set(_TOKEN_RE.findall(text))
+    for word in tokens.intersection(lex.WORDS):
         for pattern, weight in lex.WORDS[word]:
             _add(scores, signals, pattern, weight * scale, word)
+    # Word problems state several quantities; prose rarely does.
+    quantities = sum(1 for t in tokens if t[0].isdigit())
+    if quantities >= _MANY_QUANTITIES:
+        _add(scores, signals, "math", 2 * scale, f"quantities:{quantities}")
     for regex, pattern, weight, name in _PHRASES:
         if regex.search(text):
             _add(scores, signals, pattern, weight * scale, name)

@@ -1,0 +1,366 @@
+"""Each vendor adapter, through its real SDK, against the local fake vendor server."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from schemas.messages import ChatMessage
+from shared.providers.anthropic_provider import AnthropicProvider
+from shared.providers.base import (
+    ContextTooLongError,
+    FatalProviderError,
+    RetryableProviderError,
+)
+from shared.providers.common import parse_retry_after
+from shared.providers.gemini_provider import GeminiProvider
+from shared.providers.openrouter_provider import OpenRouterProvider
+from shared.providers.registry import build_providers, close_providers
+from tests.fakes.vendor_server import (
+    TOKENS_IN,
+    TOKENS_OUT,
+    Reply,
+    running_vendor_server,
+    settings_for,
+)
+
+SECRET_PROMPT = "my-private-diagnosis-1234"
+MESSAGES = [
+    ChatMessage(role="system", content="be brief"),
+    ChatMessage(role="user", content=SECRET_PROMPT),
+    ChatMessage(role="assistant", content="earlier answer"),
+    ChatMessage(role="user", content="and now?"),
+]
+VENDOR_MODEL = {"anthropic": "claude-x", "google": "gemini-x", "openrouter": "vendor/model-x"}
+KEY = {"anthropic": "key-a", "google": "key-g", "openrouter": "key-o"}
+
+
+@pytest.fixture(scope="module")
+def fake():
+    with running_vendor_server() as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _clean(fake):
+    fake.reset()
+    yield
+    fake.reset()
+
+
+@pytest.fixture(scope="module")
+async def provider_for(fake):
+    # One client per vendor for the module, as in production (building a google-genai client
+    # loads TLS contexts and takes ~0.1 s).
+    made = {}
+
+    def make(vendor):
+        if vendor not in made:
+            if vendor == "anthropic":
+                made[vendor] = AnthropicProvider(KEY[vendor], fake.url, 2.0)
+            elif vendor == "google":
+                made[vendor] = GeminiProvider(KEY[vendor], fake.url, 2.0)
+            else:
+                made[vendor] = OpenRouterProvider(KEY[vendor], f"{fake.url}/api/v1", 2.0)
+        return made[vendor]
+
+    yield make
+    await close_providers(made)
+
+
+VENDORS = ["anthropic", "google", "openrouter"]
+
+
+async def call(provider, timeout_s=2.0, messages=MESSAGES):
+    return await provider.complete(VENDOR_MODEL[provider.name], messages, 64, timeout_s)
+
+
+# ---- success, and what goes over the wire --------------------------------------------------
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+async def test_success_reports_text_usage_model_and_finish(fake, provider_for, vendor):
+    completion = await call(provider_for(vendor))
+    assert completion.text == f"answer from {vendor} {VENDOR_MODEL[vendor]}"
+    assert (completion.tokens_in, completion.tokens_out) == (TOKENS_IN, TOKENS_OUT)
+    assert completion.model == VENDOR_MODEL[vendor]
+    assert completion.finish_reason == "stop"
+
+
+async def test_anthropic_request_shape(fake, provider_for):
+    await call(provider_for("anthropic"))
+    [request] = fake.requests_to("anthropic")
+    assert request.path == "/v1/messages"
+    assert request.headers.get("authorization") == "Bearer key-a" or (
+        request.headers.get("x-api-key") == "key-a"
+    )
+    assert "anthropic-version" in request.headers
+    assert request.headers["x-stainless-retry-count"] == "0"
+    assert request.body["model"] == "claude-x"
+    assert request.body["max_tokens"] == 64
+    assert request.body["system"] == "be brief"
+    assert [m["role"] for m in request.body["messages"]] == ["user", "assistant", "user"]
+
+
+async def test_gemini_request_shape(fake, provider_for):
+    await call(provider_for("google"))
+    [request] = fake.requests_to("google")
+    assert request.path == "/v1/models/gemini-x:generateContent"
+    assert request.headers["x-goog-api-key"] == "key-g"
+    assert [c["role"] for c in request.body["contents"]] == ["user", "model", "user"]
+    assert request.body["systemInstruction"]["parts"] == [{"text": "be brief"}]
+    assert request.body["generationConfig"]["maxOutputTokens"] == 64
+
+
+async def test_openrouter_request_shape(fake, provider_for):
+    await call(provider_for("openrouter"))
+    [request] = fake.requests_to("openrouter")
+    assert request.path == "/api/v1/chat/completions"
+    assert request.headers["authorization"] == "Bearer key-o"
+    assert request.body["model"] == "vendor/model-x"
+    assert request.body["max_tokens"] == 64
+    assert [m["role"] for m in request.body["messages"]] == ["system", "user", "assistant", "user"]
+
+
+async def test_gemini_counts_thinking_tokens_as_output(fake, provider_for):
+    body = {
+        "candidates": [
+            {
+                "content": {
+                    "role": "model",
+                    "parts": [{"text": "hm", "thought": True}, {"text": "ok"}],
+                },
+                "finishReason": "MAX_TOKENS",
+            }
+        ],
+        "usageMetadata": {
+            "promptTokenCount": 10,
+            "candidatesTokenCount": 3,
+            "thoughtsTokenCount": 40,
+        },
+    }
+    fake.enqueue("google", Reply(body=body))
+    completion = await call(provider_for("google"))
+    assert (completion.text, completion.tokens_out, completion.finish_reason) == (
+        "ok",
+        43,
+        "length",
+    )
+
+
+async def test_gemini_blocked_prompt_is_a_content_filter_answer(fake, provider_for):
+    body = {"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": {"promptTokenCount": 9}}
+    fake.enqueue("google", Reply(body=body))
+    completion = await call(provider_for("google"))
+    assert (completion.text, completion.tokens_in, completion.finish_reason) == (
+        "",
+        9,
+        "content_filter",
+    )
+
+
+async def test_missing_usage_is_estimated_never_zero(fake, provider_for):
+    body = {
+        "choices": [
+            {"message": {"role": "assistant", "content": "x" * 40}, "finish_reason": "stop"}
+        ]
+    }
+    fake.enqueue("openrouter", Reply(body=body))
+    completion = await call(provider_for("openrouter"))
+    assert completion.tokens_in > 0 and completion.tokens_out == 10
+
+
+# ---- error mapping --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("vendor", "headers", "details", "expected"),
+    [
+        ("anthropic", {"retry-after": "2"}, None, 2.0),
+        ("anthropic", {"retry-after-ms": "150", "retry-after": "1"}, None, 0.15),
+        (
+            "google",
+            {},
+            [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "1.5s"}],
+            1.5,
+        ),
+        ("openrouter", {"Retry-After": "3"}, None, 3.0),
+    ],
+)
+async def test_429_is_retryable_with_retry_after(
+    fake, provider_for, vendor, headers, details, expected
+):
+    fake.fail(vendor, 429, headers=headers, details=details)
+    with pytest.raises(RetryableProviderError) as caught:
+        await call(provider_for(vendor))
+    assert caught.value.kind == "rate_limited"
+    assert caught.value.status == 429
+    assert caught.value.retry_after_s == pytest.approx(expected)
+    assert len(fake.requests_to(vendor)) == 1  # the SDK did not retry on its own
+
+
+@pytest.mark.parametrize(
+    ("vendor", "status", "kind"),
+    [
+        ("anthropic", 529, "overloaded"),
+        ("anthropic", 500, "server_error"),
+        ("google", 503, "server_error"),
+        ("google", 500, "server_error"),
+        ("openrouter", 502, "server_error"),
+    ],
+)
+async def test_server_errors_are_retryable(fake, provider_for, vendor, status, kind):
+    fake.fail(vendor, status)
+    with pytest.raises(RetryableProviderError) as caught:
+        await call(provider_for(vendor))
+    assert (caught.value.kind, caught.value.status) == (kind, status)
+    assert len(fake.requests_to(vendor)) == 1
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [(400, "bad_request"), (401, "auth"), (403, "auth"), (404, "not_found")],
+)
+async def test_client_errors_are_fatal(fake, provider_for, vendor, status, kind):
+    fake.fail(vendor, status, message=f"bad things about {SECRET_PROMPT}")
+    with pytest.raises(FatalProviderError) as caught:
+        await call(provider_for(vendor))
+    assert caught.value.kind == kind
+    assert not isinstance(caught.value, ContextTooLongError)
+
+
+@pytest.mark.parametrize(
+    ("vendor", "message"),
+    [
+        ("anthropic", "prompt is too long: 210000 tokens > 200000 maximum"),
+        ("google", "The input token count (1200000) exceeds the maximum number of tokens allowed"),
+        ("openrouter", "This endpoint's maximum context length is 32768 tokens"),
+    ],
+)
+async def test_prompt_too_long_is_context_too_long(fake, provider_for, vendor, message):
+    fake.fail(vendor, 400, message=message)
+    with pytest.raises(ContextTooLongError) as caught:
+        await call(provider_for(vendor))
+    assert caught.value.kind == "context_too_long"
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply(body='{"half": ', headers={"content-type": "application/json"}),
+        Reply(body="<html>bad gateway</html>", headers={"content-type": "text/html"}),
+        Reply(body={"unexpected": "shape"}),
+    ],
+    ids=["truncated-json", "html", "wrong-shape"],
+)
+async def test_malformed_answers_are_fatal_malformed_response(fake, provider_for, vendor, reply):
+    fake.enqueue(vendor, reply)
+    with pytest.raises(FatalProviderError) as caught:
+        await call(provider_for(vendor))
+    assert caught.value.kind == "malformed_response"
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+async def test_a_hanging_vendor_times_out_as_retryable(fake, provider_for, vendor):
+    fake.hang(vendor, 10)
+    started = time.monotonic()
+    with pytest.raises(RetryableProviderError) as caught:
+        await call(provider_for(vendor), timeout_s=0.3)
+    assert caught.value.kind == "timeout"
+    assert time.monotonic() - started < 1.5
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+async def test_connection_refused_is_retryable(vendor):
+    # Port 9 (discard) is closed on a test machine: the connection is refused at once.
+    providers = {
+        "anthropic": lambda: AnthropicProvider("k", "http://127.0.0.1:9", 1.0),
+        "google": lambda: GeminiProvider("k", "http://127.0.0.1:9", 1.0),
+        "openrouter": lambda: OpenRouterProvider("k", "http://127.0.0.1:9/api/v1", 1.0),
+    }
+    provider = providers[vendor]()
+    try:
+        with pytest.raises(RetryableProviderError) as caught:
+            await call(provider)
+        assert caught.value.kind in ("connection", "timeout")
+    finally:
+        await provider.aclose()
+
+
+async def test_openrouter_error_inside_a_200_answer(fake, provider_for):
+    fake.enqueue("openrouter", Reply(body={"error": {"code": 502, "message": "upstream down"}}))
+    with pytest.raises(RetryableProviderError) as caught:
+        await call(provider_for("openrouter"))
+    assert caught.value.status == 502
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+async def test_errors_carry_no_prompt_text_and_no_key(fake, provider_for, vendor):
+    fake.fail(vendor, 400, message=f"cannot process '{SECRET_PROMPT}'")
+    with pytest.raises(FatalProviderError) as caught:
+        await call(provider_for(vendor))
+    text = str(caught.value)
+    assert SECRET_PROMPT not in text and KEY[vendor] not in text
+    # The vendor's exception (holding the raw body) is not chained into tracebacks.
+    error = caught.value
+    assert error.__cause__ is None
+    assert error.__context__ is None or error.__suppress_context__
+
+
+def test_parse_retry_after_variants():
+    assert parse_retry_after({}) is None
+    assert parse_retry_after({"retry-after": "7"}) == 7
+    assert parse_retry_after({"retry-after": "garbage"}) is None
+    assert parse_retry_after({"retry-after-ms": "250"}) == 0.25
+    assert parse_retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0
+
+
+# ---- registry -------------------------------------------------------------------------------
+
+
+async def test_missing_keys_leave_only_the_simulated_provider(fake, monkeypatch):
+    for name in ("ANTHROPIC_API_KEY", "GOOGLE_API_KEY", "OPENROUTER_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    settings = settings_for(
+        fake, anthropic_api_key=None, google_api_key="   ", openrouter_api_key=None
+    )
+    providers = build_providers(settings)
+    assert set(providers) == {"simulated"}
+    await close_providers(providers)
+
+
+async def test_each_key_adds_its_provider(fake):
+    providers = build_providers(settings_for(fake, google_api_key=None))
+    try:
+        assert set(providers) == {"simulated", "anthropic", "openrouter"}
+        completion = await providers["anthropic"].complete("claude-x", MESSAGES, 16, 1.0)
+        assert completion.tokens_in == TOKENS_IN
+        request = fake.requests_to("anthropic")[0]
+        assert "test-anthropic-key" in (
+            request.headers.get("authorization", "") + request.headers.get("x-api-key", "")
+        )
+    finally:
+        await close_providers(providers)
+
+
+async def test_close_providers_survives_a_failing_close():
+    class Broken:
+        name = "broken"
+
+        async def complete(self, model, messages, max_tokens, timeout_s):
+            raise NotImplementedError
+
+        async def aclose(self):
+            raise RuntimeError("boom")
+
+    closed = []
+
+    class Fine(Broken):
+        async def aclose(self):
+            closed.append(True)
+
+    await close_providers({"broken": Broken(), "fine": Fine()})
+    assert closed == [True]
