@@ -44,7 +44,13 @@ PG_DUMP_OPTIONS=(--format=plain --no-owner --no-privileges --clean --if-exists)
 
 umask 077
 mkdir -p "$OUT_DIR"
-target="$OUT_DIR/optimizer-$(date +%Y%m%d-%H%M%S).sql.gz"
+stamp="$(date +%Y%m%d-%H%M%S)"
+target="$OUT_DIR/optimizer-$stamp.sql.gz"
+n=1
+while [[ -e "$target" ]]; do # two backups within one second
+    target="$OUT_DIR/optimizer-$stamp-$n.sql.gz"
+    n=$((n + 1))
+done
 partial="$target.partial"
 trap 'rm -f "$partial"' EXIT
 

@@ -11,10 +11,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from faststream.rabbit import RabbitBroker
+from faststream.rabbit import RabbitBroker, RabbitQueue
 
 from schemas.messages import ServiceHeartbeat
 from shared.bus import JSON, encode
+from shared.metrics import QUEUE_CONSUMERS, QUEUE_DEPTH
 from shared.settings import Settings
 from shared.topology import HEARTBEAT_KEY, Topology, declare_all
 
@@ -51,6 +52,10 @@ class Worker:
     def ready(self) -> bool:
         return self._started
 
+    def watched_queues(self) -> list[str]:
+        """Queues whose depth this worker reports as a metric."""
+        return []
+
     def health_details(self) -> dict[str, Any]:
         return {}
 
@@ -61,6 +66,8 @@ class Worker:
         await self.broker.start()
         self._started = True
         self.spawn(self._heartbeat_loop())
+        if self.watched_queues():
+            self.spawn(periodic(self.settings.heartbeat_interval_s, self._measure_queues))
         await self.after_start()
         log.info("service started", extra={"service": self.name})
 
@@ -78,6 +85,15 @@ class Worker:
 
     def spawn(self, coro: Awaitable[Any]) -> None:
         self._tasks.append(asyncio.ensure_future(coro))
+
+    async def _measure_queues(self) -> None:
+        for name in self.watched_queues():
+            queue = await self.broker.declare_queue(RabbitQueue(name, declare=False))
+            # A passive declare returns fresh counts; FastStream caches the first answer.
+            fresh = await queue.channel.declare_queue(name, passive=True)
+            result = fresh.declaration_result
+            QUEUE_DEPTH.labels(name).set(result.message_count or 0)
+            QUEUE_CONSUMERS.labels(name).set(result.consumer_count or 0)
 
     async def _heartbeat_loop(self) -> None:
         exchange = self.topology.events()

@@ -10,6 +10,7 @@ from faststream.rabbit.annotations import RabbitMessage
 from faststream.rabbit.schemas import Channel
 from pydantic import BaseModel
 
+from shared.metrics import broker_middleware
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ def make_broker(settings: Settings, prefetch: int | None = None) -> RabbitBroker
         settings.rabbitmq_url,
         apply_types=False,
         decoder=_pass_message_through,
+        middlewares=[broker_middleware()],
         default_channel=Channel(prefetch_count=prefetch or settings.router_prefetch),
         logger=None,
         graceful_timeout=max(5.0, settings.request_deadline_s),

@@ -11,6 +11,7 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from contextlib import suppress
 from urllib.parse import urlsplit, urlunsplit
 
@@ -71,43 +72,48 @@ def session_tag() -> str:
     return uuid.uuid4().hex[:8]
 
 
-@pytest.fixture(scope="session")
-async def database_url(service_urls: tuple[str, str], session_tag: str) -> AsyncIterator[str]:
-    """A fresh database for this session, migrated; dropped at the end."""
+@asynccontextmanager
+async def isolated_settings(
+    service_urls: tuple[str, str], tag: str, **overrides: object
+) -> AsyncIterator[Settings]:
+    """Settings with a database and an AMQP namespace of their own, removed afterwards."""
     from shared.migrate import migrate
 
     base = urlsplit(service_urls[0])
-    name = f"optimizer_test_{session_tag}"
+    name = f"optimizer_test_{tag}"
     url = urlunsplit(base._replace(path=f"/{name}"))
     await migrate(url)
-    yield url
-    admin = await asyncpg.connect(urlunsplit(base._replace(path="/postgres")))
+    prefix = f"test{tag}."
+    values: dict[str, object] = {
+        "environment": "test",
+        "database_url": url,
+        "rabbitmq_url": service_urls[1],
+        "amqp_prefix": prefix,
+        "simulated_latency_ms": 0,
+        "request_timeout_s": 15,
+        "heartbeat_interval_s": 0.5,
+        "feedback_grace_s": 0.5,
+        "exploration_rate": 0.0,
+        "anthropic_api_key": None,
+        "google_api_key": None,
+        "openrouter_api_key": None,
+        **overrides,
+    }
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        yield Settings(**values)  # type: ignore[arg-type]
     finally:
-        await admin.close()
+        await delete_namespace(service_urls[1], prefix)
+        admin = await asyncpg.connect(urlunsplit(base._replace(path="/postgres")))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
 
 
 @pytest.fixture(scope="session")
-async def settings(
-    database_url: str, service_urls: tuple[str, str], session_tag: str
-) -> AsyncIterator[Settings]:
-    prefix = f"test{session_tag}."
-    value = Settings(
-        environment="test",
-        database_url=database_url,
-        rabbitmq_url=service_urls[1],
-        amqp_prefix=prefix,
-        simulated_latency_ms=0,
-        request_timeout_s=15,
-        heartbeat_interval_s=0.5,
-        feedback_grace_s=0.5,
-        anthropic_api_key=None,
-        google_api_key=None,
-        openrouter_api_key=None,
-    )
-    yield value
-    await delete_namespace(service_urls[1], prefix)
+async def settings(service_urls: tuple[str, str], session_tag: str) -> AsyncIterator[Settings]:
+    async with isolated_settings(service_urls, session_tag) as value:
+        yield value
 
 
 async def delete_namespace(amqp_url: str, prefix: str) -> None:

@@ -23,8 +23,9 @@ from services.router.service import validation_summary
 from services.runtime import Worker, periodic
 from shared.bus import incoming_correlation_id, make_broker, reply
 from shared.db import create_pool, ping, with_db_retry
+from shared.metrics import COMPLETIONS_RECORDED, FEEDBACK, POISON_MESSAGES
 from shared.settings import Settings
-from shared.topology import FEEDBACK_QUERIES, FEEDBACK_SUBMISSIONS
+from shared.topology import FEEDBACK_COMPLETIONS, FEEDBACK_QUERIES, FEEDBACK_SUBMISSIONS
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +70,15 @@ class FeedbackService(Worker):
             self.broker, msg.raw_message.reply_to, incoming_correlation_id(msg.raw_message), message
         )
 
+    def watched_queues(self) -> list[str]:
+        return [self.settings.name(q) for q in (FEEDBACK_COMPLETIONS, FEEDBACK_SUBMISSIONS)]
+
     async def _reject_malformed(self, msg: RabbitMessage, exc: ValidationError, what: str) -> None:
         await self._answer(
             msg, ErrorReply(error_kind="invalid_message", error_message=validation_summary(exc))
         )
         await msg.reject(requeue=False)
+        POISON_MESSAGES.labels(msg.raw_message.routing_key or what).inc()
         log.warning("malformed %s dead-lettered", what)
 
     def _register(self) -> None:
@@ -92,6 +97,7 @@ class FeedbackService(Worker):
             inserted = await with_db_retry(
                 lambda: store.record_completion(self.pool, event), "record completion"
             )
+            COMPLETIONS_RECORDED.labels("inserted" if inserted else "duplicate").inc()
             if not inserted:
                 log.info("duplicate completion ignored", extra={"request_id": event.request_id})
 
@@ -107,6 +113,7 @@ class FeedbackService(Worker):
                 await self._reject_malformed(msg, exc, "SubmitFeedback")
                 return
             ack = await with_db_retry(lambda: self._submit(feedback), "store feedback")
+            FEEDBACK.labels(ack.status).inc()
             await self._answer(msg, ack)
 
         @broker.subscriber(

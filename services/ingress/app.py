@@ -6,11 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.ingress import admin, routes
 from services.ingress.bus_calls import ingress
 from services.ingress.errors import install_error_handlers
+from services.ingress.http_metrics import HttpMetricsMiddleware
 from services.ingress.models import HealthResponse
 from services.ingress.state import WORKER_SERVICES, IngressState
 from shared.catalog import Catalog, load_catalog
@@ -42,6 +44,7 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(HttpMetricsMiddleware)
     app.include_router(routes.router)
     app.include_router(admin.router)
 
@@ -49,6 +52,10 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> FastAPI:
     async def health(request: Request) -> dict[str, Any]:
         """Broker, database (as the feedback workers see it), workers and providers."""
         return await health_report(ingress(request))
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
 

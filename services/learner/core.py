@@ -14,6 +14,7 @@ from schemas.messages import Override, OverridesPublished
 from services.learner import store
 from shared import learning
 from shared.catalog import Catalog
+from shared.metrics import OVERRIDES_ACTIVE, OVERRIDES_VERSION, RETRAINS
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -77,8 +78,12 @@ class Learner:
                 )
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", RETRAIN_LOCK_KEY)
-        if result.get("published") is not None:
-            await self.publish(result.pop("published"))
+        RETRAINS.labels(result["status"]).inc()
+        published = result.pop("published", None)
+        if published is not None:
+            OVERRIDES_ACTIVE.set(len(published.overrides))
+            OVERRIDES_VERSION.set(published.version)
+            await self.publish(published)
         return result
 
     async def _retrain_locked(

@@ -78,6 +78,9 @@ class LearnerService(Worker):
         if self._pool is not None:
             await self._pool.close()
 
+    def watched_queues(self) -> list[str]:
+        return [self.settings.name(LEARNER_COMMANDS)]
+
     def next_run(self) -> datetime | None:
         if self.scheduler is not None:
             job = self.scheduler.get_job("retrain")

@@ -1,4 +1,4 @@
-"""The router's work for one request: classify, decide, call, cost. No RabbitMQ in here."""
+"""The router's work for one request: classify, decide, call with fallback, cost. No RabbitMQ."""
 
 from __future__ import annotations
 
@@ -7,22 +7,22 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from schemas.messages import (
-    FallbackHop,
-    Override,
-    RouteCompleted,
-    RouteRequest,
-    RouteResult,
-)
-from shared.catalog import Catalog, ModelSpec
-from shared.providers.base import ChatProvider, ProviderError
-from shared.providers.simulated import estimate_tokens
+from schemas.messages import FallbackHop, Override, RouteCompleted, RouteRequest, RouteResult
+from shared import metrics
+from shared.catalog import Catalog
+from shared.classifier import classify
+from shared.dispatch import AllModelsFailed, call_with_fallback, estimate_prompt_tokens, fallback_chain
+from shared.policy import Decision, NoCandidateError, decide
+from shared.providers.base import ChatProvider
+from shared.resilience import BreakerRegistry, CircuitState
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
 _PREVIEW_CHARS = 80
+_CIRCUIT_LEVEL = {CircuitState.CLOSED: 0, CircuitState.HALF_OPEN: 1, CircuitState.OPEN: 2}
 
 
 @dataclass(frozen=True)
@@ -45,18 +45,23 @@ def prompt_hash(request: RouteRequest) -> str:
 
 
 class RoutingEngine:
-    """Holds the catalog, the providers and the overrides of one router process."""
+    """Holds the catalog, providers, circuit breakers and overrides of one router process."""
 
     def __init__(
         self,
         settings: Settings,
         catalog: Catalog,
         providers: Mapping[str, ChatProvider],
+        rng: Any = None,
     ) -> None:
+        import random
+
         self.settings = settings
         self.catalog = catalog
         self.providers = providers
+        self.breakers = BreakerRegistry.from_settings(settings)
         self.overrides = OverrideSet()
+        self.rng = rng or random.Random()
 
     def swap_overrides(self, overrides: OverrideSet) -> bool:
         """Install a newer set; an older or equal version (a late redelivery) is ignored."""
@@ -64,55 +69,58 @@ class RoutingEngine:
         if overrides.version is not None and current is not None and overrides.version <= current:
             return False
         self.overrides = overrides
+        metrics.OVERRIDES_ACTIVE.set(len(overrides.by_pattern))
+        metrics.OVERRIDES_VERSION.set(overrides.version or 0)
         return True
 
-    def _choose(self, request: RouteRequest) -> ModelSpec:
-        available = [m for m in self.catalog.models if m.provider in self.providers]
-        cheapest = min(available, key=lambda m: m.input_per_mtok + m.output_per_mtok)
-        return cheapest
+    def decide(self, request: RouteRequest) -> Decision:
+        """Classify and choose; raises NoCandidateError when nothing fits the constraints."""
+        return decide(
+            request.messages,
+            max_tokens=request.max_tokens,
+            constraints=request.constraints,
+            catalog=self.catalog,
+            available_providers=set(self.providers),
+            overrides=self.overrides.by_pattern,
+            override_version=self.overrides.version,
+            rng=self.rng,
+            quality_floor=self.settings.quality_floor,
+            exploration_rate=self.settings.exploration_rate,
+            min_override_confidence=self.settings.override_min_confidence,
+            classification=classify(request.messages),
+        )
+
+    def provider_status(self) -> list[dict[str, Any]]:
+        """Each provider: configured or not, and its circuits (for /health via heartbeats)."""
+        circuits: dict[str, dict[str, str]] = {}
+        for status in self.breakers.snapshot():
+            circuits.setdefault(status.provider, {})[status.model] = status.state.value
+        return [
+            {"name": name, "configured": name in self.providers, "circuits": circuits.get(name, {})}
+            for name in ("anthropic", "google", "openrouter", "simulated")
+        ]
 
     async def handle(self, request: RouteRequest) -> tuple[RouteResult, RouteCompleted]:
-        """Answer one request. Never raises for a provider failure: the result says what failed."""
+        """Answer one request. Never raises for a routing or provider failure: the result says."""
         started = time.perf_counter()
-        spec = self._choose(request)
-        pattern, complexity = "general", "medium"
-        hops: list[FallbackHop] = []
+        fields: dict[str, Any]
         answer: str | None = None
-        fields: dict[str, object] = {}
         try:
-            completion = await self.providers[spec.provider].complete(
-                spec.vendor_model,
-                request.messages,
-                request.max_tokens,
-                self.settings.provider_timeout_s,
-            )
-            cost = spec.cost(completion.tokens_in, completion.tokens_out)
-            baseline = self.catalog.baseline().cost(completion.tokens_in, completion.tokens_out)
-            answer = completion.text
+            decision = self.decide(request)
+        except NoCandidateError as exc:
+            classification = classify(request.messages)
             fields = {
-                "ok": True,
-                "provider": spec.provider,
-                "model": spec.id,
-                "tokens_in": completion.tokens_in,
-                "tokens_out": completion.tokens_out,
-                "cost_usd": cost,
-                "baseline_cost_usd": baseline,
-                "savings_usd": baseline - cost,
-                "attempts": 1,
-                "finish_reason": completion.finish_reason,
+                "ok": False,
+                "pattern": classification.pattern,
+                "complexity": classification.complexity,
+                "error_kind": "no_candidate",
+                "error_message": str(exc),
             }
-        except ProviderError as exc:
-            hops.append(FallbackHop(provider=spec.provider, model=spec.id, reason=exc.kind))
-            fields = {"ok": False, "error_kind": exc.kind, "error_message": str(exc), "attempts": 1}
-        common = {
-            "request_id": request.request_id,
-            "pattern": pattern,
-            "complexity": complexity,
-            "fallback_path": hops,
-            "latency_ms": (time.perf_counter() - started) * 1000,
-            "override_version": self.overrides.version,
-            **fields,
-        }
+        else:
+            fields, answer = await self._call(request, decision)
+        fields["latency_ms"] = (time.perf_counter() - started) * 1000
+        self._observe(fields)
+        common = {"request_id": request.request_id, **fields}
         preview = None
         if self.settings.store_prompt_preview:
             preview = request.messages[-1].content[:_PREVIEW_CHARS]
@@ -127,5 +135,81 @@ class RoutingEngine:
         )
         return result, completed
 
-    def estimate_prompt_tokens(self, request: RouteRequest) -> int:
-        return sum(estimate_tokens(m.content) for m in request.messages)
+    async def _call(
+        self, request: RouteRequest, decision: Decision
+    ) -> tuple[dict[str, Any], str | None]:
+        chain = fallback_chain(
+            decision.model,
+            self.catalog,
+            set(self.providers),
+            prompt_tokens=estimate_prompt_tokens(request.messages),
+            max_tokens=request.max_tokens,
+        )
+        if request.constraints.model:
+            chain = chain[:1]  # a forced model is that model or an error, never a substitute
+        base: dict[str, Any] = {
+            "pattern": decision.pattern,
+            "complexity": decision.complexity,
+            "explored": decision.explored,
+            "override_version": decision.override_version,
+            "decision_reason": "; ".join(decision.reasons)[:500],
+        }
+        try:
+            result = await call_with_fallback(
+                chain,
+                self.providers,
+                self.breakers,
+                request.messages,
+                max_tokens=request.max_tokens,
+                deadline_s=self.settings.request_deadline_s,
+                settings=self.settings,
+            )
+        except AllModelsFailed as exc:
+            attempts = sum(h.attempts for h in exc.hops)
+            kind = "deadline_exceeded" if exc.deadline_exceeded else "all_models_failed"
+            return {
+                **base,
+                "ok": False,
+                "attempts": attempts,
+                "fallback_path": exc.hops,
+                "error_kind": kind,
+                "error_message": str(exc),
+            }, None
+        completion, spec = result.completion, result.spec
+        cost = spec.cost(completion.tokens_in, completion.tokens_out)
+        baseline = self.catalog.baseline().cost(completion.tokens_in, completion.tokens_out)
+        return {
+            **base,
+            "ok": True,
+            "provider": spec.provider,
+            "model": spec.id,
+            "tokens_in": completion.tokens_in,
+            "tokens_out": completion.tokens_out,
+            "cost_usd": cost,
+            "baseline_cost_usd": baseline,
+            "savings_usd": baseline - cost,
+            "attempts": result.attempts,
+            "fallback_path": result.hops,
+            "finish_reason": completion.finish_reason,
+        }, completion.text
+
+    def _observe(self, fields: dict[str, Any]) -> None:
+        provider = fields.get("provider") or "none"
+        model = fields.get("model") or "none"
+        outcome = "ok" if fields["ok"] else str(fields.get("error_kind"))
+        metrics.ROUTE_REQUESTS.labels(provider, model, outcome).inc()
+        metrics.ROUTE_LATENCY.labels(provider, model).observe(fields["latency_ms"] / 1000)
+        hop: FallbackHop
+        for hop in fields.get("fallback_path", []):
+            metrics.FALLBACKS.labels(hop.provider, hop.reason.split(":")[0]).inc()
+            metrics.PROVIDER_ERRORS.labels(hop.provider, hop.model, hop.reason.split(":")[0]).inc()
+        if fields["ok"]:
+            metrics.COST.labels(provider, model).inc(fields["cost_usd"])
+            metrics.BASELINE_COST.inc(fields["baseline_cost_usd"])
+            metrics.SAVINGS.inc(max(0.0, fields["savings_usd"]))
+        if fields.get("explored"):
+            metrics.EXPLORED.inc()
+        for status in self.breakers.snapshot():
+            metrics.CIRCUIT_STATE.labels(status.provider, status.model).set(
+                _CIRCUIT_LEVEL[status.state]
+            )

@@ -17,15 +17,18 @@ from schemas.messages import (
     LearnerCommand,
     OverridesPublished,
     RouteRequest,
+    RpcReply,
 )
-from services.router.engine import OverrideSet, RoutingEngine
+from services.router.engine import OverrideSet, RoutingEngine, decision_view
 from services.runtime import Worker
 from shared.bus import JSON, encode, incoming_correlation_id, make_broker, reply
 from shared.catalog import Catalog
-from shared.providers.simulated import SimulatedProvider
+from shared.metrics import IN_FLIGHT, POISON_MESSAGES
+from shared.policy import NoCandidateError
+from shared.providers.registry import build_providers, close_providers
 from shared.rpc import RpcClient, RpcTimeoutError
 from shared.settings import Settings
-from shared.topology import LEARNER_COMMANDS, ROUTE_COMPLETED_KEY
+from shared.topology import LEARNER_COMMANDS, ROUTE_COMPLETED_KEY, ROUTE_REQUESTS
 
 log = logging.getLogger(__name__)
 
@@ -46,23 +49,27 @@ class RouterService(Worker):
         self.rpc = RpcClient(self.broker, settings.name(f"router.replies.{self.instance}"))
         self.rpc.attach()
         self.overrides_loaded = asyncio.Event()
+        self.in_flight = 0
         self._register()
 
     async def on_start(self) -> None:
-        self.engine.providers = {"simulated": SimulatedProvider(self.settings.simulated_latency_ms)}
+        self.engine.providers = build_providers(self.settings)
 
     async def on_stop(self) -> None:
-        for provider in self.engine.providers.values():
-            await provider.aclose()
+        await close_providers(self.engine.providers)
 
     async def after_start(self) -> None:
         self.spawn(self._load_current_overrides())
 
     def health_details(self) -> dict[str, Any]:
         return {
-            "providers": sorted(self.engine.providers),
+            "provider_status": self.engine.provider_status(),
             "overrides_version": self.engine.overrides.version,
+            "in_flight": self.in_flight,
         }
+
+    def watched_queues(self) -> list[str]:
+        return [self.settings.name(ROUTE_REQUESTS)]
 
     def _register(self) -> None:
         broker = self.broker
@@ -83,9 +90,19 @@ class RouterService(Worker):
                 await reply(broker, reply_to, correlation_id, error)
                 # Retrying cannot fix a malformed message: dead-letter it now.
                 await msg.reject(requeue=False)
+                POISON_MESSAGES.labels(ROUTE_REQUESTS).inc()
                 log.warning("malformed route request dead-lettered")
                 return
-            result, completed = await self.engine.handle(request)
+            if request.preview:
+                await reply(broker, reply_to, correlation_id, self._preview(request))
+                return
+            self.in_flight += 1
+            IN_FLIGHT.labels("router").inc()
+            try:
+                result, completed = await self.engine.handle(request)
+            finally:
+                self.in_flight -= 1
+                IN_FLIGHT.labels("router").dec()
             # The event is confirmed by the broker before the caller hears anything, so an
             # answered request is always recorded.
             await broker.publish(
@@ -118,6 +135,13 @@ class RouterService(Worker):
                 log.warning("ignored malformed OverridesPublished: %s", validation_summary(exc))
                 return
             self._install(published)
+
+    def _preview(self, request: RouteRequest) -> RpcReply | ErrorReply:
+        try:
+            decision = self.engine.decide(request)
+        except NoCandidateError as exc:
+            return ErrorReply(error_kind="no_candidate", error_message=str(exc))
+        return RpcReply(data=decision_view(decision, str(request.request_id)))
 
     def _install(self, published: OverridesPublished) -> None:
         new = OverrideSet(

@@ -7,7 +7,8 @@ errors `from None`, so that the vendor exception (which holds the raw body) is n
 
 Kinds (the `kind` label on each error, used in fallback hops and metrics):
 retryable: rate_limited, overloaded, server_error, timeout, connection;
-fatal: bad_request, context_too_long, auth, payment_required, not_found, malformed_response.
+fatal: bad_request, context_too_long, auth, payment_required, not_found, malformed_response,
+unexpected (an adapter bug).
 """
 
 from __future__ import annotations

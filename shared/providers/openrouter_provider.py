@@ -76,12 +76,18 @@ def _json_or_none(response: httpx.Response) -> Any:
 
 def _map_status(status: int, body: Any, headers: httpx.Headers) -> ProviderError:
     error = body.get("error") if isinstance(body, dict) else None
-    message = error.get("message") if isinstance(error, dict) else None
+    error = error if isinstance(error, dict) else {}
+    retry_after = parse_retry_after(headers)
+    metadata = error.get("metadata")
+    if retry_after is None and isinstance(metadata, dict):
+        # An upstream provider's 429 arrives with its retry hint in error.metadata.
+        hint = metadata.get("retry_after_seconds")
+        retry_after = float(hint) if isinstance(hint, int | float) and hint >= 0 else None
     return error_for_status(
         "openrouter",
         status,
-        retry_after_s=parse_retry_after(headers),
-        context_too_long=status == 400 and looks_like_context_overflow(message),
+        retry_after_s=retry_after,
+        context_too_long=status == 400 and looks_like_context_overflow(error.get("message")),
     )
 
 

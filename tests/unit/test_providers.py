@@ -290,6 +290,15 @@ async def test_connection_refused_is_retryable(vendor):
         await provider.aclose()
 
 
+async def test_openrouter_upstream_retry_hint_in_error_metadata(fake, provider_for):
+    body = {"error": {"code": 429, "message": "rate-limited upstream"}}
+    body["error"]["metadata"] = {"retry_after_seconds": 17, "provider_name": "X"}
+    fake.enqueue("openrouter", Reply(status=429, body=body))
+    with pytest.raises(RetryableProviderError) as caught:
+        await call(provider_for("openrouter"))
+    assert (caught.value.kind, caught.value.retry_after_s) == ("rate_limited", 17)
+
+
 async def test_openrouter_error_inside_a_200_answer(fake, provider_for):
     fake.enqueue("openrouter", Reply(body={"error": {"code": 502, "message": "upstream down"}}))
     with pytest.raises(RetryableProviderError) as caught:
