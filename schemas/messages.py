@@ -129,11 +129,17 @@ class LearnerCommand(Message):
 
 
 class QueryCommand(Message):
-    """Command to the feedback service (RPC): read-only reports over the stored data."""
+    """Command to the feedback service (RPC): reports over the stored data, and the API key
+    checks of the ingress, which holds no database credentials: `api_key` (the record of the key
+    whose sha256 is `key_hash`) and `admit` (rate limit and daily budget of `api_key_id`, with
+    `estimated_cost_usd` reserved for `request_id` until its cost is recorded)."""
 
-    action: Literal["feedback_summary", "dashboard", "ping", "request_owner"]
+    action: Literal["feedback_summary", "dashboard", "ping", "request_owner", "api_key", "admit"]
     days: int = Field(default=30, ge=1, le=365)
     request_id: UUID | None = None
+    key_hash: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    api_key_id: str | None = Field(default=None, max_length=64)
+    estimated_cost_usd: float | None = Field(default=None, ge=0)
 
 
 class Override(BaseModel):

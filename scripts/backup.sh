@@ -27,7 +27,7 @@ while [[ $# -gt 0 ]]; do
         --local) MODE=local ;;
         --compose) MODE=compose ;;
         -h | --help)
-            sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            usage "${BASH_SOURCE[0]}"
             exit 0
             ;;
         *) die "unknown argument: $1 (see --help)" ;;

@@ -6,6 +6,9 @@ ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export ROOT_DIR
 
 info() { printf '%s\n' "$*"; }
+
+# Prints the comment block at the top of script $1 (its usage).
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$1"; }
 warn() { printf 'warning: %s\n' "$*" >&2; }
 die() {
     printf 'error: %s\n' "$*" >&2

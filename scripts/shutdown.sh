@@ -24,7 +24,7 @@ while [[ $# -gt 0 ]]; do
         --volumes) VOLUMES=1 ;;
         -y | --yes) YES=1 ;;
         -h | --help)
-            sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            usage "${BASH_SOURCE[0]}"
             exit 0
             ;;
         *) die "unknown argument: $1 (see --help)" ;;

@@ -7,8 +7,8 @@
 #                                       #   e.g. scripts/startup.sh --compose --scale router=4
 #
 # Local mode needs RabbitMQ and PostgreSQL on the URLs of RABBITMQ_URL / DATABASE_URL (.env or
-# environment; defaults 127.0.0.1:5672 and 127.0.0.1:5432) and the project installed in .venv.
-# It keeps a pid file and a log in OPTIMIZER_RUN_DIR (default .run/). Stop with scripts/shutdown.sh.
+# environment; defaults 127.0.0.1:5672 and 127.0.0.1:5432). It creates .venv and installs the
+# project on first run, keeps a pid file and a log in OPTIMIZER_RUN_DIR (default .run/).
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -22,7 +22,7 @@ while [[ $# -gt 0 ]]; do
         --local) MODE=local ;;
         --compose) MODE=compose ;;
         -h | --help)
-            sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            usage "${BASH_SOURCE[0]}"
             exit 0
             ;;
         *) COMPOSE_ARGS+=("$1") ;;
@@ -59,9 +59,23 @@ wait_for_health() {
     return 1
 }
 
+# The providers /health reports as configured, comma separated ("" when unknown).
+live_providers() {
+    command -v python3 >/dev/null 2>&1 || return 0
+    printf '%s' "$1" | python3 -c '
+import json, sys
+try:
+    report = json.load(sys.stdin)
+except ValueError:
+    sys.exit(0)
+names = [p.get("name", "?") for p in report.get("providers", []) if p.get("configured")]
+print(", ".join(names))
+' 2>/dev/null || true
+}
+
 # Prints the overall status from /health, waiting a little for the workers to report ready.
 report_health() {
-    local body status="" deadline=$((SECONDS + 15))
+    local body="" status="" deadline=$((SECONDS + 15))
     while ((SECONDS < deadline)); do
         body="$(http_body "$BASE_URL/health")"
         status="$(printf '%s' "$body" | sed -n 's/^{"status":"\([a-z]*\)".*/\1/p')"
@@ -70,20 +84,37 @@ report_health() {
     done
     info ""
     info "AI cost optimizer is up: ${BASE_URL} (health: ${status:-unknown})"
+    local providers
+    providers="$(live_providers "$body")"
+    if [[ -n "$providers" ]]; then
+        info "  providers:  ${providers}"
+    fi
     info "  API docs:   ${BASE_URL}/docs"
     info "  health:     ${BASE_URL}/health"
     info "  metrics:    ${BASE_URL}/metrics"
-    info "  try it:     curl -s ${BASE_URL}/v1/route -H 'content-type: application/json' \\"
-    info "                -d '{\"prompt\": \"What is the capital of France?\"}'"
+    if [[ "$body" == *'"auth":{"enabled":true'* ]]; then
+        info "  API keys:   required; create one with: ${KEYS_COMMAND} keys create --scope client --name me"
+        info "  try it:     curl -s ${BASE_URL}/v1/route -H \"authorization: Bearer \$KEY\" \\"
+        info "                -H 'content-type: application/json' -d '{\"prompt\": \"What is the capital of France?\"}'"
+    else
+        info "  try it:     curl -s ${BASE_URL}/v1/route -H 'content-type: application/json' \\"
+        info "                -d '{\"prompt\": \"What is the capital of France?\"}'"
+    fi
     if [[ "$status" != healthy ]]; then
         warn "health is '${status:-unknown}': see ${BASE_URL}/health for which part is not ready"
     fi
 }
 
 start_compose() {
+    KEYS_COMMAND="docker compose exec feedback optimizer"
     info "Docker engine found: starting the stack with Docker Compose."
     compose up -d --build "${COMPOSE_ARGS[@]}"
-    compose_alive() { [[ -n "$(compose ps --status running -q ingress 2>/dev/null)" ]]; }
+    compose_alive() {
+        local running
+        # Compose v1 has no --status: then only the timeout ends the wait.
+        running="$(compose ps --status running -q ingress 2>/dev/null)" || return 0
+        [[ -n "$running" ]]
+    }
     if ! wait_for_health compose_alive; then
         compose ps >&2 || true
         compose logs --tail 40 ingress migrate >&2 || true
@@ -138,9 +169,31 @@ check_dependencies() {
     return "$ok"
 }
 
+# Creates .venv and installs the project into it (first run).
+install_venv() {
+    local python=""
+    for candidate in python3.13 python3.12 python3.11 python3; do
+        if command -v "$candidate" >/dev/null 2>&1 \
+            && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+            python="$candidate"
+            break
+        fi
+    done
+    [[ -n "$python" ]] || die "Python 3.11 or newer is needed to create .venv"
+    info "First run: creating .venv with $python and installing the project (about a minute) ..."
+    "$python" -m venv "$ROOT_DIR/.venv"
+    "$ROOT_DIR/.venv/bin/python" -m pip install --quiet --upgrade pip
+    "$ROOT_DIR/.venv/bin/python" -m pip install --quiet -e "$ROOT_DIR"
+}
+
 start_local() {
     local bin="${OPTIMIZER_BIN:-$ROOT_DIR/.venv/bin/optimizer}" pid
+    KEYS_COMMAND="$bin"
     info "No Docker engine answers (or --local): running local processes."
+    if [[ ! -x "$bin" && -z "${OPTIMIZER_BIN:-}" ]]; then
+        check_dependencies || die "cannot start: the broker or the database above is not answering"
+        install_venv
+    fi
     if [[ ! -x "$bin" ]]; then
         die "$bin not found. Install the project first:
   python3.11 -m venv .venv && .venv/bin/pip install -e '.[dev]'"

@@ -29,7 +29,7 @@ _LANGUAGES = (
     "latin vietnamese thai indonesian ukrainian czech persian swahili"
 )
 _LANGUAGE_ALT = "|".join(_LANGUAGES.split())
-_PROGRAMMING = "python|javascript|typescript|java|c\\+\\+|c#|golang|go|rust|ruby|php|sql|bash|shell"
+_PROGRAMMING = r"python|javascript|typescript|java|c\+\+|c#|golang|go|rust|ruby|php|sql|bash|shell"
 
 _BY_PATTERN: dict[str, dict[float, str]] = {
     "code": {
@@ -51,7 +51,7 @@ _BY_PATTERN: dict[str, dict[float, str]] = {
         "hypotenuse multiply multiplied divided divisible math maths mathematical "
         "mathematics dice estimate estimation coordinates",
         1: "prime primes area sum average integer integers proof prove digits interest profit "
-        "discount total numbers segment"
+        "discount total numbers segment",
     },
     "creative": {
         3: "poem poems poetry haiku limerick sonnet lyrics screenplay fable slogan tagline "
@@ -63,8 +63,8 @@ _BY_PATTERN: dict[str, dict[float, str]] = {
         "scene metaphor",
     },
     "analysis": {
-        3: "analyze analyse analyzing analysing analysis compare comparing contrast evaluate evaluating "
-        "assess assessing critique critically",
+        3: "analyze analyse analyzing analysing analysis compare comparing contrast evaluate "
+        "evaluating assess assessing critique critically",
         2: "comparison pros cons advantages disadvantages tradeoffs implications impact "
         "impacts consequences justify insights correlation strengths weaknesses swot "
         "interpret infer deduce puzzle riddle counterargument why reasons",
@@ -111,65 +111,130 @@ def _words() -> dict[str, tuple[tuple[str, float], ...]]:
 
 WORDS = _words()
 
-# (regex, pattern, weight, signal name). Phrases carry meaning single words cannot.
+def _phrase(
+    pattern: str, weight: float, name: str, *alternatives: str
+) -> tuple[str, str, float, str]:
+    return "|".join(alternatives), pattern, weight, name
+
+
+# (regex, pattern, weight, signal name). Phrases carry meaning single words cannot. The
+# classifier compiles them with re.MULTILINE: "^" is the start of any line.
+# fmt: off
 PHRASES: tuple[tuple[str, str, float, str], ...] = (
-    ("```|^\\s*(?:def|class|import|from \\S+ import|#include|public static|const|let|var) ",
-     "code", 3, "code-syntax"),
-    ("[;{}]\\s*$|==|!=|=>|\\+\\+|\\w\\(\\)", "code", 1, "code-punctuation"),
-    (f"\\b(?:{_PROGRAMMING}) (?:script|program|code|function|class|file)\\b", "code", 2,
-     "language-artifact"),
-    ("\\b(?:write|create|implement|build|develop|generate|fix|optimi[sz]e)\\b(?: \\S+){0,4} "
-     "(?:function|program|class|method|code|api|query|regex|website|module|algorithm|app)\\b",
-     "code", 3, "build-software"),
-    ("\\b(?:linked list|binary (?:search )?tree|hash ?map|data structure|dynamic programming|"
-     "time complexity|space complexity|unit tests?|o\\([a-z0-9 ^*+log]+\\))", "code", 2, "cs-term"),
-    ("\\d\\s*[-+*/×÷^]\\s*\\d|\\b\\d*[a-z]\\^\\d|\\bf\\([a-z0-9]\\)|\\b\\d*[a-z] ?[=<>] ?-?\\d",
-     "math", 2, "expression"),
-    ("\\$ ?\\d", "math", 1, "money-amount"),
-    ("\\bhow (?:many|much)\\b", "math", 2, "how-many"),
-    ("\\(\\s*-?\\d+(?:\\.\\d+)?\\s*,\\s*-?\\d+(?:\\.\\d+)?\\s*\\)", "math", 2, "point"),
-    ("\\bsquare root\\b|\\bword problem\\b", "math", 2, "math-phrase"),
-    ("\\b(?:act|acting|behave) as\\b|\\b(?:take on|assume|embrace|play) the (?:role|persona)\\b",
-     "creative", 4, "roleplay"),
-    ("\\b(?:yourself|you) as an? \\b|\\bpretend to be\\b|^as an? [a-z]+(?: [a-z]+)?,", "creative", 3,
-     "in-character"),
-    ("\\b(?:write|compose|draft|craft|create|structure|construct)\\b(?: \\S+){0,4} (?:email|letter|"
-     "paragraph|essay|article|review|post|story|poem|speech|announcement|script|headline|"
-     "description|bio|proposal|toast|invitation|newsletter|slogan)\\b", "creative", 3, "write-prose"),
-    ("\\bshort story\\b|\\bin the style of\\b|\\bonce upon a time\\b", "creative", 3, "fiction"),
-    ("\\byou are an? \\b", "creative", 2, "you-are"),
-    ("\\bwhat if\\b", "analysis", 2, "what-if"),
-    ("\\bdifferences? between\\b|\\bcompared (?:to|with)\\b", "analysis", 2, "differences"),
-    ("\\b(?:should|would) (?:we|i|they|it)\\b", "analysis", 1, "should"),
-    ("\\brelationship between\\b|\\btrue, false,? or\\b|\\bbased on (?:the|these)\\b", "analysis", 2,
-     "reasoning"),
-    ("(?:^|[.?!] )(?:what (?:is|was|were|does)|(?:who|when|where) (?:is|are|was|were|did|does))\\b",
-     "factual", 2, "wh-question"),
-    ("\\bexplain\\b(?! (?:your|why|how you))|^what are\\b", "factual", 1, "explain"),
-    ("^how (?:does|do) \\S+(?: \\S+){0,4} work\\b|\\b(?:explain|describe|outline) (?:the )?(?:process|"
-     "concept|basics|principles?|mechanism|theory|stages)\\b", "factual", 2, "how-it-works"),
-    ("\\bwhich of the following\\b|\\btell me about\\b|\\bwhat does \\S+ mean\\b", "factual", 2,
-     "quiz-question"),
-    ("(?m)^\\s*\\(?[a-d][).]\\s", "factual", 1, "choices"),
-    ("\\b(?:key|main) (?:points|takeaways|ideas)\\b|\\bin (?:one|a few|two|three) sentences?\\b",
-     "summarization", 2, "condense"),
-    ("\\btl;?dr\\b", "summarization", 3, "tldr"),
-    (f"\\b(?:into|to|in) (?:{_LANGUAGE_ALT})\\b", "translation", 2, "to-language"),
-    ("\\bhow do (?:you|i) say\\b", "translation", 3, "how-to-say"),
-    ("\\bnamed entit(?:y|ies)\\b|\\bkey[- ]value\\b", "extraction", 3, "entities"),
-    ("\\b(?:list|find) all\\b|\\b(?:as|in|into) (?:json|csv|a table|yaml)\\b|\\b(?:output|return|"
-     "present|format|generate)\\b(?: \\S+){0,5} (?:json|csv|yaml|table)\\b", "extraction", 3,
-     "structured-output"),
-    ("\\bon a scale of\\b|\\bcount (?:how many|the (?:number|occurrences))\\b|\\bassign (?:them|each)\\b",
-     "extraction", 2, "label-or-count"),
-    ("\\b(?:the|these) (?:following|given|presented|provided|below|above) (?:texts?|passage|"
-     "paragraph|article|data|documents?|records|reviews|sentences|information)\\b", "extraction",
-     1, "given-text"),
-    ("\\bfrom the (?:following|given|above|provided|attached) (?:text|passage|paragraph|article|"
-     "data|document|records|reviews|sentences|email)", "extraction", 2, "from-text"),
-    ("^(?:how (?:can|do|should) i|what are (?:some|the best) ways)\\b|\\b(?:effective|best|good) "
-     "(?:ways?|strategies|tips|practices|habits)\\b", "general", 2, "advice"),
+    _phrase(
+        "code", 3, "code-syntax",
+        r"```",
+        r"^\s*(?:def|class|import|from \S+ import|#include|public static|const|let|var) ",
+    ),
+    _phrase("code", 1, "code-punctuation", r"[;{}]\s*$", r"==|!=|=>|\+\+", r"\w\(\)"),
+    _phrase(
+        "code", 2, "language-artifact",
+        rf"\b(?:{_PROGRAMMING}) (?:script|program|code|function|class|file)\b",
+    ),
+    _phrase(
+        "code", 3, "build-software",
+        r"\b(?:write|create|implement|build|develop|generate|fix|optimi[sz]e)\b(?: \S+){0,4} "
+        r"(?:function|program|class|method|code|api|query|regex|website|module|algorithm|app)\b",
+    ),
+    _phrase(
+        "code", 2, "cs-term",
+        r"\b(?:linked list|binary (?:search )?tree|hash ?map|data structure)",
+        r"\b(?:dynamic programming|time complexity|space complexity|unit tests?)\b",
+        r"\bo\([a-z0-9 ^*+log]+\)",
+    ),
+    _phrase(
+        "math", 2, "expression",
+        r"\d\s*[-+*/\u00d7\u00f7^]\s*\d",  # 3 + 4, 6 x 7 written with the times sign
+        r"\b\d*[a-z]\^\d",
+        r"\bf\([a-z0-9]\)",
+        r"\b\d*[a-z] ?[=<>] ?-?\d",
+    ),
+    _phrase("math", 1, "money-amount", r"\$ ?\d"),
+    _phrase("math", 2, "how-many", r"\bhow (?:many|much)\b"),
+    _phrase("math", 2, "point", r"\(\s*-?\d+(?:\.\d+)?\s*,\s*-?\d+(?:\.\d+)?\s*\)"),
+    _phrase("math", 2, "math-phrase", r"\bsquare root\b", r"\bword problem\b"),
+    _phrase(
+        "creative", 4, "roleplay",
+        r"\b(?:act|acting|behave) as\b",
+        r"\b(?:take on|assume|embrace|play) the (?:role|persona)\b",
+    ),
+    _phrase(
+        "creative", 3, "in-character",
+        r"\b(?:yourself|you) as an? \b", r"\bpretend to be\b", r"^as an? [a-z]+(?: [a-z]+)?,",
+    ),
+    _phrase(
+        "creative", 3, "write-prose",
+        r"\b(?:write|compose|draft|craft|create|structure|construct)\b(?: \S+){0,4} "
+        r"(?:email|letter|paragraph|essay|article|review|post|story|poem|speech|announcement|"
+        r"script|headline|description|bio|proposal|toast|invitation|newsletter|slogan)\b",
+    ),
+    _phrase(
+        "creative", 3, "fiction",
+        r"\bshort story\b", r"\bin the style of\b", r"\bonce upon a time\b",
+    ),
+    _phrase("creative", 2, "you-are", r"\byou are an? \b"),
+    _phrase("analysis", 2, "what-if", r"\bwhat if\b"),
+    _phrase("analysis", 2, "differences", r"\bdifferences? between\b", r"\bcompared (?:to|with)\b"),
+    _phrase("analysis", 1, "should", r"\b(?:should|would) (?:we|i|they|it)\b"),
+    _phrase(
+        "analysis", 2, "reasoning",
+        r"\brelationship between\b", r"\btrue, false,? or\b", r"\bbased on (?:the|these)\b",
+    ),
+    _phrase(
+        "factual", 2, "wh-question",
+        r"(?:^|[.?!] )what (?:is|was|were|does)\b",
+        r"(?:^|[.?!] )(?:who|when|where) (?:is|are|was|were|did|does)\b",
+    ),
+    _phrase("factual", 1, "explain", r"\bexplain\b(?! (?:your|why|how you))", r"^what are\b"),
+    _phrase(
+        "factual", 2, "how-it-works",
+        r"^how (?:does|do) \S+(?: \S+){0,4} work\b",
+        r"\b(?:explain|describe|outline) (?:the )?"
+        r"(?:process|concept|basics|principles?|mechanism|theory|stages)\b",
+    ),
+    _phrase(
+        "factual", 2, "quiz-question",
+        r"\bwhich of the following\b", r"\btell me about\b", r"\bwhat does \S+ mean\b",
+    ),
+    _phrase("factual", 1, "choices", r"^\s*\(?[a-d][).]\s"),
+    _phrase(
+        "summarization", 2, "condense",
+        r"\b(?:key|main) (?:points|takeaways|ideas)\b",
+        r"\bin (?:one|a few|two|three) sentences?\b",
+    ),
+    _phrase("summarization", 3, "tldr", r"\btl;?dr\b"),
+    _phrase("translation", 2, "to-language", rf"\b(?:into|to|in) (?:{_LANGUAGE_ALT})\b"),
+    _phrase("translation", 3, "how-to-say", r"\bhow do (?:you|i) say\b"),
+    _phrase("extraction", 3, "entities", r"\bnamed entit(?:y|ies)\b", r"\bkey[- ]value\b"),
+    _phrase(
+        "extraction", 3, "structured-output",
+        r"\b(?:list|find) all\b",
+        r"\b(?:as|in|into) (?:json|csv|a table|yaml)\b",
+        r"\b(?:output|return|present|format|generate)\b(?: \S+){0,5} (?:json|csv|yaml|table)\b",
+    ),
+    _phrase(
+        "extraction", 2, "label-or-count",
+        r"\bon a scale of\b",
+        r"\bcount (?:how many|the (?:number|occurrences))\b",
+        r"\bassign (?:them|each)\b",
+    ),
+    _phrase(
+        "extraction", 1, "given-text",
+        r"\b(?:the|these) (?:following|given|presented|provided|below|above) (?:texts?|passage|"
+        r"paragraph|article|data|documents?|records|reviews|sentences|information)\b",
+    ),
+    _phrase(
+        "extraction", 2, "from-text",
+        r"\bfrom the (?:following|given|above|provided|attached) (?:text|passage|paragraph|"
+        r"article|data|document|records|reviews|sentences|email)",
+    ),
+    _phrase(
+        "general", 2, "advice",
+        r"^(?:how (?:can|do|should) i|what are (?:some|the best) ways)\b",
+        r"\b(?:effective|best|good) (?:ways?|strategies|tips|practices|habits)\b",
+    ),
 )
+# fmt: on
 
 # The opening verb of the prompt (after "please", "can you", ...) names the task.
 LEAD_VERBS: dict[str, str] = {
@@ -197,12 +262,27 @@ LEAD_VERBS: dict[str, str] = {
 
 # Complexity cues: (regex on lower-cased text, name).
 RIGOUR: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\b(?:must|must not|should not|without using|at least|at most|no more than|"
-                r"fewer than|exactly|only use)\b"), "constraints"),
-    (re.compile(r"\b(?:step[- ]by[- ]step|explain your reasoning|justify|prove|rigorous\w*|"
-                r"in detail|detailed|comprehensive|thorough\w*)\b"), "depth"),
-    (re.compile(r"\b(?:trade-?offs?|optimi[sz]\w+|edge cases?|scalab\w+|concurren\w+|"
-                r"thread-safe|distributed)\b"), "engineering"),
+    (
+        re.compile(
+            r"\b(?:must|must not|should not|without using|at least|at most|no more than|"
+            r"fewer than|exactly|only use)\b"
+        ),
+        "constraints",
+    ),
+    (
+        re.compile(
+            r"\b(?:step[- ]by[- ]step|explain your reasoning|justify|prove|rigorous\w*|"
+            r"in detail|detailed|comprehensive|thorough\w*)\b"
+        ),
+        "depth",
+    ),
+    (
+        re.compile(
+            r"\b(?:trade-?offs?|optimi[sz]\w+|edge cases?|scalab\w+|concurren\w+|"
+            r"thread-safe|distributed)\b"
+        ),
+        "engineering",
+    ),
 )
 LIST_ITEM_RE = re.compile(r"(?m)^\s*(?:\d+[.)]|[-*•])\s+\S")
 MULTI_STEP_RE = re.compile(

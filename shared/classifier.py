@@ -71,10 +71,14 @@ def classify(messages: Sequence[ChatMessage] | str) -> Classification:
 
 
 def _split_turns(messages: Sequence[ChatMessage]) -> tuple[str, str]:
-    last_user = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].role == "user"), -1)
+    last_user = next(
+        (i for i in range(len(messages) - 1, -1, -1) if messages[i].role == "user"), -1
+    )
     if last_user < 0:
         return "\n".join(m.content for m in messages), ""
-    context = "\n".join(m.content for i, m in enumerate(messages) if i != last_user and m.role != "assistant")
+    context = "\n".join(
+        m.content for i, m in enumerate(messages) if i != last_user and m.role != "assistant"
+    )
     return messages[last_user].content, context
 
 
@@ -84,7 +88,9 @@ def _clip(text: str) -> str:
     return text[:_HEAD_CHARS] + "\n" + text[-_TAIL_CHARS:]
 
 
-def _add(scores: dict[str, float], signals: dict[str, float], pattern: str, w: float, name: str) -> None:
+def _add(
+    scores: dict[str, float], signals: dict[str, float], pattern: str, w: float, name: str
+) -> None:
     scores[pattern] = scores.get(pattern, 0.0) + w
     signals[f"{pattern}:{name}"] = max(signals.get(f"{pattern}:{name}", 0.0), w)
 

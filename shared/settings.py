@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Values people paste from examples; they must never reach a provider in production.
 _PLACEHOLDERS = {
@@ -86,6 +87,40 @@ class Settings(BaseSettings):
 
     store_prompt_preview: bool = False
     heartbeat_interval_s: float = Field(default=5.0, gt=0)
+
+    # --- HTTP API surface (docs/api.md) ---
+    # Bearer API keys on every endpoint but /health, /metrics, docs and contracts. Switching
+    # them off is refused outside development/test, and /health says when they are off.
+    auth_enabled: bool = True
+    # The ingress caches a key's record this long: a revocation takes effect within it.
+    auth_cache_ttl_s: float = Field(default=30.0, ge=0)
+    auth_lookup_timeout_s: float = Field(default=5.0, gt=0)
+    # In-flight budget reservations older than this stop counting (a lost request frees it).
+    budget_reservation_ttl_s: float = Field(default=300.0, gt=0)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_prompt_chars: int = Field(default=200_000, ge=1)
+    max_tokens_limit: int = Field(default=8192, ge=1, le=32768)
+    # Browser origins allowed by CORS, comma separated or a JSON list; none by default.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _auth_off_only_in_development(self) -> Settings:
+        if not self.auth_enabled and self.environment not in ("development", "test"):
+            raise ValueError(
+                f"ENVIRONMENT={self.environment}: AUTH_ENABLED=false is for local development "
+                "only; create keys with `optimizer keys create` instead"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholders_outside_development(self) -> Settings:

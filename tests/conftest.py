@@ -97,6 +97,9 @@ async def isolated_settings(
         "anthropic_api_key": None,
         "google_api_key": None,
         "openrouter_api_key": None,
+        # Tests call without API keys unless they ask for auth (tests/integration/test_auth.py
+        # passes auth_enabled=True or starts its own ingress with it).
+        "auth_enabled": False,
         **overrides,
     }
     try:
@@ -167,4 +170,4 @@ async def system(settings: Settings) -> AsyncIterator[RunningSystem]:
     await running.stop()
 
 
-_WORKERS = ("router", "feedback")  # TEMP until shared.learning lands
+_WORKERS = ("router", "feedback", "learner")

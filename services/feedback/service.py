@@ -18,7 +18,7 @@ from schemas.messages import (
     RpcReply,
     SubmitFeedback,
 )
-from services.feedback import store
+from services.feedback import access_store, reports, store
 from services.router.service import validation_summary
 from services.runtime import Worker, periodic
 from shared.bus import incoming_correlation_id, make_broker, reply
@@ -141,7 +141,9 @@ class FeedbackService(Worker):
     async def _submit(self, feedback: SubmitFeedback) -> FeedbackAck:
         grace = self.settings.feedback_grace_s if feedback.require_known_request else 0.0
         exists, owner = await store.wait_for_request(self.pool, feedback.request_id, grace)
-        if exists and feedback.api_key_id and owner and owner != feedback.api_key_id:
+        # A key rates only its own requests (a request made without a key is no key's own);
+        # feedback without api_key_id comes from an admin or a trusted bus producer.
+        if exists and feedback.api_key_id and owner != feedback.api_key_id:
             return FeedbackAck(
                 request_id=feedback.request_id,
                 status="forbidden",
@@ -168,9 +170,15 @@ class FeedbackService(Worker):
     async def _query(self, query: QueryCommand) -> dict[str, Any]:
         if query.action == "feedback_summary":
             return await store.feedback_summary(self.pool, query.days)
+        if query.action == "dashboard":
+            return await reports.dashboard(self.pool, query.days)
         if query.action == "ping":
             return {"database": await ping(self.pool)}
         if query.action == "request_owner" and query.request_id is not None:
             exists, owner = await store.request_owner(self.pool, query.request_id)
             return {"exists": exists, "api_key_id": owner}
+        if query.action in ("api_key", "admit"):
+            return await access_store.answer(
+                self.pool, query, self.settings.budget_reservation_ttl_s
+            )
         raise ValueError(f"unsupported query {query.action}")

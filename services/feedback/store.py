@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
 from schemas.messages import RouteCompleted, SubmitFeedback
+from services.feedback import access_store
 
 _INSERT_REQUEST = """
 INSERT INTO routing_requests (
@@ -23,12 +25,15 @@ ON CONFLICT (request_id) DO NOTHING
 """
 
 # Feedback parked before its request row existed joins production_feedback in the same
-# transaction that stores the row.
+# transaction that stores the row, unless it came with another key than the request's owner
+# (a key rates only its own requests).
 _ADOPT_PENDING = """
 WITH moved AS (DELETE FROM pending_feedback WHERE request_id = $1 RETURNING *)
 INSERT INTO production_feedback (request_id, quality_score, is_correct, comment, api_key_id,
                                  created_at, updated_at)
 SELECT request_id, quality_score, is_correct, comment, api_key_id, received_at, now() FROM moved
+WHERE moved.api_key_id IS NULL OR moved.api_key_id IS NOT DISTINCT FROM
+    (SELECT r.api_key_id FROM routing_requests r WHERE r.request_id = $1)
 ON CONFLICT (request_id) DO NOTHING
 """
 
@@ -82,6 +87,7 @@ async def record_completion(pool: asyncpg.Pool, event: RouteCompleted) -> bool:
             event.api_key_id,
         )
         await conn.execute(_ADOPT_PENDING, event.request_id)
+        await access_store.settle(conn, event, inserted=status.endswith(" 1"))
     return bool(status.endswith(" 1"))
 
 
@@ -140,7 +146,8 @@ async def park_feedback(pool: asyncpg.Pool, feedback: SubmitFeedback) -> None:
 
 async def feedback_summary(pool: asyncpg.Pool, days: int) -> dict[str, Any]:
     """Totals and averages per model and per pattern over the last `days` days."""
-    since = f"{days} days"
+    # asyncpg binds an interval parameter from a timedelta only (a string is a DataError).
+    since = timedelta(days=days)
     totals = await pool.fetchrow(
         """SELECT count(*) AS n, avg(quality_score)::float AS avg_score,
                   avg(CASE WHEN is_correct THEN 1.0 WHEN is_correct = false THEN 0.0 END)::float

@@ -6,10 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from services.ingress import admin, routes
+from services.ingress import admin, contracts, dashboard, openai_compat, routes
+from services.ingress.auth import KeyVerifier, auth_status, require_admin, require_client
+from services.ingress.body_limit import BodyLimitMiddleware
 from services.ingress.bus_calls import ingress
 from services.ingress.errors import install_error_handlers
 from services.ingress.http_metrics import HttpMetricsMiddleware
@@ -31,6 +34,7 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> FastAPI:
         await declare_all(state.broker, state.topology)
         await state.broker.start()
         app.state.ingress = state
+        app.state.key_verifier = KeyVerifier(state)
         try:
             yield
         finally:
@@ -45,8 +49,23 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(HttpMetricsMiddleware)
-    app.include_router(routes.router)
-    app.include_router(admin.router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        # Added last, so outermost: preflight requests are answered before any key check.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["authorization", "content-type"],
+            expose_headers=["x-request-id", "retry-after"],
+        )
+    # Who may call what (services/ingress/auth.py); /health, /metrics, docs and contracts are
+    # public, and tests/unit/test_ingress_access.py keeps it that way.
+    app.include_router(routes.router, dependencies=[Depends(require_client)])
+    app.include_router(openai_compat.router, dependencies=[Depends(require_client)])
+    app.include_router(admin.router, dependencies=[Depends(require_admin)])
+    app.include_router(contracts.router)
+    app.include_router(dashboard.router)
 
     @app.get("/health", response_model=HealthResponse, tags=["operations"])
     async def health(request: Request) -> dict[str, Any]:
@@ -91,5 +110,5 @@ async def health_report(state: IngressState) -> dict[str, Any]:
         "broker": {"connected": broker_ok},
         "database": database,
         "services": services,
-        "auth": {"enabled": False},
+        "auth": auth_status(state),
     }

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from schemas.messages import RouteRequest, SubmitFeedback
 from services.ingress.bus_calls import ingress, rpc_json
 from services.ingress.errors import ApiError
+from services.ingress.limits import admit, check_input
 from services.ingress.models import (
     FeedbackBody,
     FeedbackResponse,
@@ -33,16 +34,23 @@ def _route_request(body: RouteBody, request: Request, preview: bool = False) -> 
     )
 
 
+async def _within_limits(request: Request, command: RouteRequest) -> None:
+    """Size limits (413/422), then the key's rate and budget (429), before the bus."""
+    check_input(ingress(request).settings, command.messages, command.max_tokens)
+    await admit(request, command)
+
+
 @router.post(
     "/v1/route",
     response_model=RouteResponse,
-    responses={422: {"description": "invalid body"}, 502: {}, 503: {}, 504: {}},
+    responses={422: {"description": "invalid body"}, 413: {}, 429: {}, 502: {}, 503: {}, 504: {}},
     tags=["routing"],
 )
 async def route(body: RouteBody, request: Request) -> JSONResponse:
     """Answer the prompt with the cheapest adequate model."""
     state = ingress(request)
     command = _route_request(body, request)
+    await _within_limits(request, command)
     request_id = str(command.request_id)
     payload = await rpc_json(state, ROUTE_REQUESTS, command, request_id=request_id)
     answer: dict[str, Any] = {key: payload.get(key) for key in _RESPONSE_FIELDS}
@@ -54,6 +62,7 @@ async def preview(body: RouteBody, request: Request) -> dict[str, Any]:
     """The decision the router would take, with its reasons, without calling any model."""
     state = ingress(request)
     command = _route_request(body, request, preview=True)
+    await _within_limits(request, command)
     payload = await rpc_json(state, ROUTE_REQUESTS, command, request_id=str(command.request_id))
     data: dict[str, Any] = payload.get("data", {})
     return data

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -27,7 +27,8 @@ ORDER BY r.pattern, r.model
 
 
 async def aggregate(conn: asyncpg.Connection, window_days: int) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await conn.fetch(AGGREGATE_FEEDBACK, f"{window_days} days")
+    # asyncpg binds an interval parameter from a timedelta only (a string is a DataError).
+    rows: list[asyncpg.Record] = await conn.fetch(AGGREGATE_FEEDBACK, timedelta(days=window_days))
     return rows
 
 
@@ -140,7 +141,7 @@ async def coverage(pool: asyncpg.Pool, window_days: int) -> dict[str, Any]:
                   count(*) FILTER (WHERE pattern IN
                       (SELECT pattern FROM learning_overrides WHERE is_active))::int AS covered
            FROM routing_requests WHERE created_at > now() - $1::interval""",
-        f"{window_days} days",
+        timedelta(days=window_days),
     )
     total, covered = row["total"], row["covered"]
     return {"requests": total, "covered": covered, "share": (covered / total) if total else 0.0}

@@ -13,8 +13,13 @@ from schemas.messages import FallbackHop, Override, RouteCompleted, RouteRequest
 from shared import metrics
 from shared.catalog import Catalog
 from shared.classifier import classify
-from shared.dispatch import AllModelsFailed, call_with_fallback, estimate_prompt_tokens, fallback_chain
-from shared.policy import Decision, NoCandidateError, decide
+from shared.dispatch import (
+    AllModelsFailed,
+    call_with_fallback,
+    estimate_prompt_tokens,
+    fallback_chain,
+)
+from shared.policy import Decision, NoCandidateError, RoutingPolicy
 from shared.providers.base import ChatProvider
 from shared.resilience import BreakerRegistry, CircuitState
 from shared.settings import Settings
@@ -31,6 +36,25 @@ class OverrideSet:
 
     version: int | None = None
     by_pattern: Mapping[str, Override] = field(default_factory=dict)
+
+
+def decision_view(decision: Decision, request_id: str) -> dict[str, Any]:
+    """What a preview shows: the choice, its reasons, and the estimates behind it."""
+    return {
+        "request_id": request_id,
+        "model": decision.model.id,
+        "provider": decision.model.provider,
+        "pattern": decision.pattern,
+        "complexity": decision.complexity,
+        "explored": decision.explored,
+        "override_version": decision.override_version,
+        "override_key": decision.key or None,
+        "expected_quality": round(decision.expected_quality, 4),
+        "estimated_cost_usd": decision.estimated_cost_usd,
+        "baseline_cost_usd": decision.baseline_cost_usd,
+        "candidates": list(decision.candidates),
+        "reasons": list(decision.reasons),
+    }
 
 
 def prompt_hash(request: RouteRequest) -> str:
@@ -58,8 +82,8 @@ class RoutingEngine:
 
         self.settings = settings
         self.catalog = catalog
-        self.providers = providers
         self.breakers = BreakerRegistry.from_settings(settings)
+        self.use_providers(providers)
         self.overrides = OverrideSet()
         self.rng = rng or random.Random()
 
@@ -73,21 +97,27 @@ class RoutingEngine:
         metrics.OVERRIDES_VERSION.set(overrides.version or 0)
         return True
 
+    def use_providers(self, providers: Mapping[str, ChatProvider]) -> None:
+        """Install the process's provider clients; only their models are candidates."""
+        self.providers = providers
+        # The simulated provider stands in only when no vendor is configured: it must never
+        # answer a production request in place of a real model.
+        real = {name for name in providers if name != "simulated"}
+        self.policy = RoutingPolicy.from_settings(
+            self.settings, self.catalog, real or set(providers)
+        )
+
     def decide(self, request: RouteRequest) -> Decision:
         """Classify and choose; raises NoCandidateError when nothing fits the constraints."""
-        return decide(
-            request.messages,
-            max_tokens=request.max_tokens,
+        overrides = self.overrides
+        return self.policy.decide(
+            classify(request.messages),
+            estimate_prompt_tokens(request.messages),
+            request.max_tokens,
+            self.rng,
             constraints=request.constraints,
-            catalog=self.catalog,
-            available_providers=set(self.providers),
-            overrides=self.overrides.by_pattern,
-            override_version=self.overrides.version,
-            rng=self.rng,
-            quality_floor=self.settings.quality_floor,
-            exploration_rate=self.settings.exploration_rate,
-            min_override_confidence=self.settings.override_min_confidence,
-            classification=classify(request.messages),
+            overrides=overrides.by_pattern,
+            overrides_version=overrides.version,
         )
 
     def provider_status(self) -> list[dict[str, Any]]:
@@ -141,7 +171,7 @@ class RoutingEngine:
         chain = fallback_chain(
             decision.model,
             self.catalog,
-            set(self.providers),
+            set(self.policy.providers),
             prompt_tokens=estimate_prompt_tokens(request.messages),
             max_tokens=request.max_tokens,
         )

@@ -53,7 +53,7 @@ class RouterService(Worker):
         self._register()
 
     async def on_start(self) -> None:
-        self.engine.providers = build_providers(self.settings)
+        self.engine.use_providers(build_providers(self.settings))
 
     async def on_stop(self) -> None:
         await close_providers(self.engine.providers)
@@ -114,6 +114,17 @@ class RouterService(Worker):
                 message_id=str(request.request_id),
             )
             await reply(broker, reply_to, correlation_id, result)
+            log.info(
+                "request %s",
+                "answered" if result.ok else "failed",
+                extra={
+                    "request_id": request.request_id,
+                    "correlation_id": correlation_id,
+                    "provider": result.provider,
+                    "model": result.model,
+                    "error_kind": result.error_kind,
+                },
+            )
 
         overrides_queue = RabbitQueue(
             self.settings.name(f"router.overrides.{self.instance}"),

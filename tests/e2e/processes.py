@@ -31,6 +31,8 @@ def service_env(settings: Settings, **overrides: str) -> dict[str, str]:
             "SIMULATED_LATENCY_MS": "0",
             "HEARTBEAT_INTERVAL_S": "0.5",
             "LOG_LEVEL": "INFO",
+            # API keys have their own tests (tests/integration/test_auth.py); these call without.
+            "AUTH_ENABLED": "false",
         }
     )
     env.update(overrides)

@@ -14,21 +14,28 @@ import pytest
 
 from shared.settings import Settings
 from tests.conftest import free_port
+from tests.fakes.vendor_server import running_vendor_server
 from tests.e2e.processes import ServiceProcess, service_env, start, wait_http
 
 FAKE_KEY = "sk-or-v1-" + "f" * 20 + "SECRETKEYMATERIAL"
 
 
 @pytest.fixture(scope="module")
-def cluster(settings: Settings, tmp_path_factory: pytest.TempPathFactory):
+def vendor():
+    with running_vendor_server() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def cluster(settings: Settings, vendor, tmp_path_factory: pytest.TempPathFactory):
     logs = tmp_path_factory.mktemp("ops-logs")
     ingress_port, probe_port = free_port(), free_port()
-    # A provider key pointing at a closed port: its failures must not leak the key or prompt.
+    # The real OpenRouter adapter against a local fake: the key travels in a header and must
+    # never reach a log line.
     env = service_env(
         settings,
         OPENROUTER_API_KEY=FAKE_KEY,
-        OPENROUTER_BASE_URL=f"http://127.0.0.1:{free_port()}/api/v1",
-        SIMULATED_LATENCY_MS="400",
+        OPENROUTER_BASE_URL=f"{vendor.url}/api/v1",
         PROBE_PORT=str(probe_port),
         INGRESS_PORT=str(ingress_port),
     )
@@ -73,7 +80,7 @@ def test_health_reports_broker_database_workers_and_providers(cluster) -> None:
     assert "auth" in health
 
 
-def test_metrics_move_after_traffic_and_logs_hold_no_prompt_or_key(cluster) -> None:
+def test_metrics_move_after_traffic_and_logs_hold_no_prompt_or_key(cluster, vendor) -> None:
     base, probe = cluster["base"], cluster["probe"]
     before_http = _metric(httpx.get(f"{base}/metrics").text,
                           "optimizer_http_request_duration_seconds_count", path="/v1/route")
@@ -81,14 +88,24 @@ def test_metrics_move_after_traffic_and_logs_hold_no_prompt_or_key(cluster) -> N
     secret_prompt = f"my password is hunter2-{uuid.uuid4().hex}, keep it"
     response = httpx.post(f"{base}/v1/route", json={"prompt": secret_prompt}, timeout=60)
     assert response.status_code == 200, response.text
+    assert response.json()["provider"] == "openrouter"
+    sent = vendor.requests_to("openrouter")[-1]
+    assert sent.headers["authorization"] == f"Bearer {FAKE_KEY}"
+    # A failing call too: its error path must not leak either.
+    vendor.fail("openrouter", 500, times=20)
+    failed = httpx.post(f"{base}/v1/route", json={"prompt": secret_prompt}, timeout=60)
+    assert failed.status_code == 502
+    assert secret_prompt not in failed.text and FAKE_KEY not in failed.text
+    vendor.reset()
     request_id = response.json()["request_id"]
     assert secret_prompt not in response.text
     time.sleep(1.0)
     after_http = _metric(httpx.get(f"{base}/metrics").text,
                          "optimizer_http_request_duration_seconds_count", path="/v1/route")
     worker_metrics = httpx.get(f"{probe}/metrics").text
-    assert after_http == before_http + 1
-    assert _metric(worker_metrics, "optimizer_requests_total") == before_router + 1
+    assert after_http == before_http + 2
+    assert _metric(worker_metrics, "optimizer_requests_total") == before_router + 2
+    assert _metric(worker_metrics, "optimizer_fallbacks_total") > 0
     assert "optimizer_queue_depth" in worker_metrics
     assert "faststream_received_messages_total" in worker_metrics
 

@@ -65,14 +65,14 @@ async def test_loop_good_feedback_creates_override_both_routers_follow_bad_remov
         assert baseline["pattern"] == "code"
         assert baseline["model"] != CHEAP, "without evidence, code does not go to the cheapest"
         forced = [await _route(client, f"{CODE_PROMPT} Variant {i}.", model=CHEAP)
-                  for i in range(8)]
+                  for i in range(20)]
         assert {r["model"] for r in forced} == {CHEAP}
         for answer in forced:
             await _feedback(client, answer["request_id"], 5, True)
 
         retrain = await client.post(
             "/admin/learning/retrain",
-            params={"dry_run": "false", "min_samples": 5, "confidence_threshold": 0.6},
+            params={"dry_run": "false", "min_samples": 20, "confidence_threshold": 0.6},
         )
         assert retrain.status_code == 200, retrain.text
         result = retrain.json()
@@ -93,7 +93,7 @@ async def test_loop_good_feedback_creates_override_both_routers_follow_bad_remov
             await _feedback(client, answer["request_id"], 1, False)
         second = (await client.post(
             "/admin/learning/retrain",
-            params={"dry_run": "false", "min_samples": 5, "confidence_threshold": 0.6},
+            params={"dry_run": "false", "min_samples": 20, "confidence_threshold": 0.6},
         )).json()
         assert second["status"] == "applied"
         assert [o["pattern"] for o in second["diff"]["removed"]] == ["code"]

@@ -169,7 +169,8 @@ def test_compose_defaults_equal_the_settings_defaults() -> None:
                 continue  # fixed container values (ports, URLs) or pass-through
             value = interpolate(raw)
             parsed = Settings.model_validate({key.lower(): value}).model_dump()[key.lower()]
-            assert parsed == fields[key.lower()].default, f"{service}: {key}={value!r}"
+            default = fields[key.lower()].get_default(call_default_factory=True)
+            assert parsed == default, f"{service}: {key}={value!r}"
 
 
 @pytest.mark.skipif(shutil.which("docker") is None, reason="docker CLI not installed")
@@ -260,7 +261,7 @@ def test_env_example_values_are_the_defaults() -> None:
         if field is None or commented:
             continue
         parsed = Settings.model_validate({name.lower(): value}).model_dump()[name.lower()]
-        default = field.default
+        default = field.get_default(call_default_factory=True)
         assert parsed == default, f"{name}={value!r} but the default is {default!r}"
 
 

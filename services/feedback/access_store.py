@@ -1,0 +1,195 @@
+"""SQL for API keys: lookup by hash, admission (rate limit + daily budget), spend, management.
+
+The budget bound. Admission runs under a row lock on the key (`SELECT ... FOR UPDATE`), so
+admissions of one key are serialised across every ingress and feedback replica. A request is
+admitted while `spent today + reserved by requests in flight < daily budget`, and then reserves
+an upper bound of its own cost. The reservation is replaced by the real cost in the transaction
+that records the request's `RouteCompleted`. Hence at every moment
+`spent + reserved < budget + (reservation of the last admitted request)`, and the day's spend can
+exceed the budget by at most one request's cost, however many requests run at once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from schemas.messages import QueryCommand, RouteCompleted
+from shared.apikeys import ApiKeyInfo, Scope, gcra, hash_key, new_key, seconds_until_next_utc_day
+
+# One statement, hence one snapshot: a completion that commits between two separate reads
+# (adding to spent, deleting its reservation) would otherwise be counted in neither.
+_USED_TODAY = """
+SELECT coalesce((SELECT spent_usd FROM api_key_daily_spend
+                 WHERE api_key_id = $1 AND day = ($2::timestamptz AT TIME ZONE 'UTC')::date), 0)
+           AS spent,
+       coalesce((SELECT sum(amount_usd) FROM budget_reservations
+                 WHERE api_key_id = $1 AND expires_at > $2), 0) AS reserved
+"""
+# When only requests in flight hold the rest of the budget, a retry soon may succeed.
+_RESERVED_RETRY_S = 2.0
+
+_ADD_SPEND = """
+INSERT INTO api_key_daily_spend (api_key_id, day, spent_usd, requests)
+VALUES ($1, ($2::timestamptz AT TIME ZONE 'UTC')::date, $3, 1)
+ON CONFLICT (api_key_id, day) DO UPDATE SET
+    spent_usd = api_key_daily_spend.spent_usd + EXCLUDED.spent_usd,
+    requests = api_key_daily_spend.requests + 1
+"""
+
+
+def _info(row: asyncpg.Record) -> ApiKeyInfo:
+    budget = row["daily_budget_usd"]
+    return ApiKeyInfo(
+        id=row["id"],
+        name=row["name"],
+        scope=row["scope"],
+        rpm_limit=row["rpm_limit"],
+        daily_budget_usd=float(budget) if budget is not None else None,
+        revoked=row["revoked_at"] is not None,
+    )
+
+
+async def find_key(pool: asyncpg.Pool, key_hash: str) -> ApiKeyInfo | None:
+    row = await pool.fetchrow(
+        """SELECT id, name, scope, rpm_limit, daily_budget_usd, revoked_at
+           FROM api_keys WHERE key_hash = $1""",
+        key_hash,
+    )
+    return _info(row) if row else None
+
+
+async def admit(
+    pool: asyncpg.Pool,
+    key_id: str,
+    request_id: UUID | None,
+    estimated_cost_usd: float | None,
+    reservation_ttl_s: float,
+) -> dict[str, Any]:
+    """Admit one request of `key_id` or say why not. `estimated_cost_usd` None: no model call."""
+    async with pool.acquire() as conn, conn.transaction():
+        key = await conn.fetchrow(
+            """SELECT rpm_limit, daily_budget_usd, revoked_at, rate_tat
+               FROM api_keys WHERE id = $1 FOR UPDATE""",
+            key_id,
+        )
+        if key is None or key["revoked_at"] is not None:
+            return {"admitted": False, "reason": "revoked", "message": "this API key is revoked"}
+        # Read the clock after the lock is ours: the wait may have been long.
+        now: datetime = await conn.fetchval("SELECT clock_timestamp()")
+        budget = key["daily_budget_usd"]
+        if budget is not None and estimated_cost_usd is not None:
+            used = await conn.fetchrow(_USED_TODAY, key_id, now)
+            spent, reserved = used["spent"], used["reserved"]
+            if spent + reserved >= budget:
+                exhausted = spent >= budget
+                return {
+                    "admitted": False,
+                    "reason": "budget_exceeded",
+                    "message": f"daily budget of ${float(budget):g} "
+                    + (
+                        f"used: ${float(spent):.6f} spent today (UTC)"
+                        if exhausted
+                        else f"held by requests in flight (${float(reserved):.6f} reserved)"
+                    ),
+                    "retry_after_s": seconds_until_next_utc_day(now)
+                    if exhausted
+                    else _RESERVED_RETRY_S,
+                    "limit": float(budget),
+                }
+        if key["rpm_limit"] is not None:
+            decision = gcra(now, key["rate_tat"], key["rpm_limit"])
+            if not decision.allowed:
+                return {
+                    "admitted": False,
+                    "reason": "rate_limited",
+                    "message": f"rate limit of {key['rpm_limit']} requests per minute reached",
+                    "retry_after_s": decision.retry_after_s,
+                    "limit": key["rpm_limit"],
+                }
+            await conn.execute(
+                "UPDATE api_keys SET rate_tat = $2 WHERE id = $1", key_id, decision.next_tat
+            )
+        if budget is not None and estimated_cost_usd and request_id is not None:
+            await conn.execute(
+                """INSERT INTO budget_reservations (request_id, api_key_id, amount_usd, expires_at)
+                   VALUES ($1, $2, $3, $4) ON CONFLICT (request_id) DO NOTHING""",
+                request_id,
+                key_id,
+                estimated_cost_usd,
+                now + timedelta(seconds=reservation_ttl_s),
+            )
+    return {"admitted": True}
+
+
+async def settle(conn: asyncpg.Connection, event: RouteCompleted, inserted: bool) -> None:
+    """In the transaction that records a completion: real cost in, reservation out."""
+    await conn.execute("DELETE FROM budget_reservations WHERE request_id = $1", event.request_id)
+    if inserted and event.api_key_id:
+        await conn.execute(_ADD_SPEND, event.api_key_id, event.created_at, event.cost_usd)
+
+
+async def answer(
+    pool: asyncpg.Pool, query: QueryCommand, reservation_ttl_s: float
+) -> dict[str, Any]:
+    """The `api_key` and `admit` actions of QueryCommand."""
+    if query.action == "api_key" and query.key_hash:
+        info = await find_key(pool, query.key_hash)
+        return {"found": info is not None, "key": info.model_dump() if info else None}
+    if query.action == "admit" and query.api_key_id:
+        return await admit(
+            pool, query.api_key_id, query.request_id, query.estimated_cost_usd, reservation_ttl_s
+        )
+    raise ValueError(
+        f"{query.action} needs {'key_hash' if query.action == 'api_key' else 'api_key_id'}"
+    )
+
+
+# ---- management (the `optimizer keys` CLI talks to the database directly) ----
+
+
+async def create_key(
+    pool: asyncpg.Pool,
+    scope: Scope,
+    name: str = "",
+    rpm_limit: int | None = None,
+    daily_budget_usd: float | None = None,
+) -> tuple[str, str]:
+    """Store a new key; returns (id, key). The key is not kept anywhere: show it once."""
+    key_id, key = new_key()
+    await pool.execute(
+        """INSERT INTO api_keys (id, name, key_hash, scope, rpm_limit, daily_budget_usd)
+           VALUES ($1, $2, $3, $4, $5, $6)""",
+        key_id,
+        name,
+        hash_key(key),
+        scope,
+        rpm_limit,
+        daily_budget_usd,
+    )
+    return key_id, key
+
+
+async def list_keys(pool: asyncpg.Pool) -> list[dict[str, Any]]:
+    """Every key with today's (UTC) spend and request count; never the hash."""
+    rows = await pool.fetch(
+        """SELECT k.id, k.name, k.scope, k.rpm_limit, k.daily_budget_usd, k.created_at,
+                  k.revoked_at, coalesce(s.spent_usd, 0) AS spent_today_usd,
+                  coalesce(s.requests, 0) AS requests_today
+           FROM api_keys k
+           LEFT JOIN api_key_daily_spend s
+             ON s.api_key_id = k.id AND s.day = (now() AT TIME ZONE 'UTC')::date
+           ORDER BY k.created_at, k.id"""
+    )
+    return [dict(r) for r in rows]
+
+
+async def revoke_key(pool: asyncpg.Pool, key_id: str) -> bool:
+    """Mark a key revoked (kept for the history of its requests). False when unknown or done."""
+    status = await pool.execute(
+        "UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL", key_id
+    )
+    return bool(status.endswith(" 1"))

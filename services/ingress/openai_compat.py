@@ -1,0 +1,213 @@
+"""OpenAI-compatible endpoints: `POST /v1/chat/completions` and `GET /v1/models`.
+
+Any OpenAI client works unchanged with `base_url=http://host:8000/v1` and one of our API keys:
+`model: "auto"` lets the router choose, a catalog model id forces that model. The completion's
+`id` is our `request_id` (also in the `x-request-id` header), the id to send feedback for.
+Sampling parameters (temperature, top_p, ...) are accepted and ignored: the router owns the
+call. Tools, images and n > 1 are refused with a 422 that says so. `stream: true` is served
+as server-sent events carrying the whole answer in one chunk, since the router answers whole.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.messages import ChatMessage, RouteConstraints, RouteRequest
+from services.ingress.bus_calls import ingress, rpc_json
+from services.ingress.errors import ApiError
+from services.ingress.limits import admit, check_input
+from shared.topology import ROUTE_REQUESTS
+
+router = APIRouter(prefix="/v1", tags=["openai-compatible"])
+
+AUTO = "auto"
+DEFAULT_MAX_TOKENS = 512
+_CREATED = 1_700_000_000  # catalog models carry no creation date; any fixed time will do
+
+# Vendors' stop reasons as OpenAI names them.
+_FINISH = {
+    "stop": "stop",
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "length": "length",
+    "max_tokens": "length",
+    "safety": "content_filter",
+    "content_filter": "content_filter",
+    "recitation": "content_filter",
+}
+
+
+class ContentPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: str
+    text: str | None = None
+
+
+class OpenAIMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[ContentPart] | None = None
+    name: str | None = None
+
+
+class ChatCompletionBody(BaseModel):
+    """The request of OpenAI's chat completions API; unknown fields are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(min_length=1, description='"auto" or a catalog model id (GET /v1/models)')
+    messages: list[OpenAIMessage] = Field(min_length=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    n: int | None = Field(default=None, ge=1, le=1, description="only 1 is supported")
+    stream: bool | None = False
+    stream_options: dict[str, Any] | None = None
+    tools: list[Any] | None = None
+    functions: list[Any] | None = None
+
+
+def to_chat(messages: list[OpenAIMessage]) -> list[ChatMessage]:
+    """Our chat messages, or a 422 naming the message we cannot take."""
+    chat: list[ChatMessage] = []
+    for index, message in enumerate(messages):
+        where = f"messages[{index}]"
+        if message.role in ("tool", "function"):
+            raise ApiError(422, "unsupported", f"{where}: tool messages are not supported")
+        content = message.content
+        if isinstance(content, list):
+            if any(part.type != "text" for part in content):
+                raise ApiError(422, "unsupported", f"{where}: only text content is supported")
+            content = "\n".join(part.text or "" for part in content)
+        if not content or not content.strip():
+            raise ApiError(422, "invalid_request", f"{where}: content is empty")
+        role = "system" if message.role == "developer" else message.role
+        chat.append(ChatMessage(role=role, content=content))
+    return chat
+
+
+def completion_object(payload: dict[str, Any], request_id: str, created: int) -> dict[str, Any]:
+    """A `chat.completion` from the router's reply."""
+    tokens_in = int(payload.get("tokens_in") or 0)
+    tokens_out = int(payload.get("tokens_out") or 0)
+    reason = str(payload.get("finish_reason") or "stop").lower()
+    return {
+        "id": request_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": payload.get("model"),
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": payload.get("answer") or ""},
+                "finish_reason": _FINISH.get(reason, "stop"),
+                "logprobs": None,
+            }
+        ],
+        "usage": {
+            "prompt_tokens": tokens_in,
+            "completion_tokens": tokens_out,
+            "total_tokens": tokens_in + tokens_out,
+        },
+        "system_fingerprint": None,
+        # Our additions; OpenAI clients ignore fields they do not know.
+        "provider": payload.get("provider"),
+        "cost_usd": payload.get("cost_usd"),
+        "savings_usd": payload.get("savings_usd"),
+        "pattern": payload.get("pattern"),
+    }
+
+
+def stream_events(completion: dict[str, Any], include_usage: bool) -> list[str]:
+    """The completion as `chat.completion.chunk` server-sent events, ending with [DONE]."""
+    base = {k: completion[k] for k in ("id", "created", "model", "system_fingerprint")}
+    base["object"] = "chat.completion.chunk"
+    choice = completion["choices"][0]
+    content = {"role": "assistant", "content": choice["message"]["content"]}
+    chunks: list[dict[str, Any]] = [
+        {**base, "choices": [{"index": 0, "delta": content, "finish_reason": None}]},
+        {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]},
+    ]
+    if include_usage:
+        chunks.append({**base, "choices": [], "usage": completion["usage"]})
+    return [f"data: {json.dumps(chunk)}\n\n" for chunk in chunks] + ["data: [DONE]\n\n"]
+
+
+@router.post(
+    "/chat/completions",
+    responses={404: {"description": "unknown model"}, 413: {}, 422: {}, 429: {}, 502: {}, 504: {}},
+)
+async def chat_completions(body: ChatCompletionBody, request: Request) -> Any:
+    """Answer an OpenAI chat completion request through the router."""
+    state = ingress(request)
+    if body.tools or body.functions:
+        raise ApiError(422, "unsupported", "tools and functions are not supported")
+    if body.model != AUTO and not state.catalog.has(body.model):
+        raise ApiError(
+            404,
+            "model_not_found",
+            f"the model {body.model!r} does not exist: use 'auto' or an id from GET /v1/models",
+        )
+    messages = to_chat(body.messages)
+    max_tokens = body.max_completion_tokens or body.max_tokens or DEFAULT_MAX_TOKENS
+    check_input(state.settings, messages, max_tokens)
+    command = RouteRequest(
+        messages=messages,
+        max_tokens=max_tokens,
+        constraints=RouteConstraints(model=None if body.model == AUTO else body.model),
+        api_key_id=getattr(request.state, "api_key_id", None),
+    )
+    await admit(request, command)
+    request_id = str(command.request_id)
+    payload = await rpc_json(state, ROUTE_REQUESTS, command, request_id=request_id)
+    completion = completion_object(payload, request_id, int(time.time()))
+    headers = {"x-request-id": request_id}
+    if body.stream:
+        include_usage = bool((body.stream_options or {}).get("include_usage"))
+        events = stream_events(completion, include_usage)
+
+        async def send() -> AsyncIterator[str]:
+            for event in events:
+                yield event
+
+        return StreamingResponse(send(), media_type="text/event-stream", headers=headers)
+    return JSONResponse(completion, headers=headers)
+
+
+def _model_entry(model_id: str, owner: str, available: bool) -> dict[str, Any]:
+    return {
+        "id": model_id,
+        "object": "model",
+        "created": _CREATED,
+        "owned_by": owner,
+        "available": available,
+    }
+
+
+def _models(request: Request) -> list[dict[str, Any]]:
+    state = ingress(request)
+    live = {*state.settings.configured_providers(), "simulated"}
+    entries = [_model_entry(AUTO, "ai-cost-optimizer", True)]
+    entries += [_model_entry(m.id, m.provider, m.provider in live) for m in state.catalog.models]
+    return entries
+
+
+@router.get("/models")
+async def list_models(request: Request) -> dict[str, Any]:
+    """`auto` (the router chooses) and every catalog model; `available` says whether its
+    provider has a key in this deployment."""
+    return {"object": "list", "data": _models(request)}
+
+
+@router.get("/models/{model_id:path}", responses={404: {"description": "unknown model"}})
+async def get_model(model_id: str, request: Request) -> dict[str, Any]:
+    """One model of GET /v1/models."""
+    for entry in _models(request):
+        if entry["id"] == model_id:
+            return entry
+    raise ApiError(404, "model_not_found", f"the model {model_id!r} does not exist")

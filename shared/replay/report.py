@@ -1,0 +1,178 @@
+"""The replay's outputs: one JSON document and one cost-vs-quality plot."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from statistics import fmean
+from typing import Any
+
+from shared.catalog import Catalog
+from shared.replay.metrics import learning_curve, segment
+from shared.replay.records import ReplayDataset, ReplayRecord
+from shared.replay.simulate import ReplayConfig, Replayer, Step
+
+GOAL_QUALITY, GOAL_COST = 0.95, 0.5  # the project's target: 95% of the best quality at 50% cost
+
+
+def build(
+    dataset: ReplayDataset,
+    catalog: Catalog,
+    config: ReplayConfig,
+    replayer: Replayer,
+    stream: list[Step],
+    holdout: list[Step],
+) -> dict[str, Any]:
+    """Everything the run measured. Top-level `quality_vs_best` / `cost_vs_best` are the learned
+    policy over the whole online run, learning included; `after_learning` is the final learned
+    policy (no exploration) on prompts it never saw."""
+    online = segment(stream, dataset, catalog, config.seed)
+    after = segment(holdout, dataset, catalog, config.seed) if holdout else None
+    learner = replayer.learner
+    result: dict[str, Any] = {
+        "dataset": dataset.name,
+        "records": len(dataset.records),
+        "models": list(dataset.models),
+        "reference_model": dataset.reference_model,
+        "config": dataclasses.asdict(config),
+        "notes": dataset.notes,
+        "quality_vs_best": online["quality_vs_best"],
+        "cost_vs_best": online["cost_vs_best"],
+        "online": online,
+        "after_learning": after,
+        "goal": _goal(online, after),
+        "learning_curve": learning_curve(stream, dataset),
+        "override_versions": replayer.versions,
+        "final_overrides": [o.model_dump() for o in learner.overrides.values()],
+        "final_trials": {k: list(v) for k, v in learner.trials.items()},
+        "replay_catalog": {
+            m.id: {"usd_per_mtok": round(m.input_per_mtok, 4), "tier": m.tier}
+            for m in catalog.models
+        },
+        "single_models": _single_models(dataset, [s.record for s in stream]),
+    }
+    if dataset.published:
+        result["published"] = dataset.published
+    return result
+
+
+def _goal(online: dict[str, Any], after: dict[str, Any] | None) -> dict[str, Any]:
+    def met(part: dict[str, Any] | None) -> bool | None:
+        if not part or part["quality_vs_best"] is None or part["cost_vs_best"] is None:
+            return None
+        return bool(part["quality_vs_best"] >= GOAL_QUALITY and part["cost_vs_best"] <= GOAL_COST)
+
+    return {
+        "quality_at_least": GOAL_QUALITY,
+        "cost_at_most": GOAL_COST,
+        "online": met(online),
+        "after_learning": met(after),
+    }
+
+
+def _single_models(
+    dataset: ReplayDataset, records: list[ReplayRecord]
+) -> dict[str, dict[str, float]]:
+    ref = dataset.reference_model
+    ref_q = fmean(r.quality[ref] for r in records) if records else 0.0
+    ref_c = fmean(r.cost_usd[ref] for r in records) if records else 0.0
+    out = {}
+    for m in dataset.models:
+        q = fmean(r.quality[m] for r in records) if records else 0.0
+        c = fmean(r.cost_usd[m] for r in records) if records else 0.0
+        out[m] = {
+            "quality": round(q, 5),
+            "cost_usd": round(c, 8),
+            "quality_vs_best": round(q / ref_q, 4) if ref_q else 0.0,
+            "cost_vs_best": round(c / ref_c, 4) if ref_c else 0.0,
+        }
+    return out
+
+
+def write_json(result: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps(result, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    """Cost vs quality (both relative to the best single model) and the learning curve."""
+    import matplotlib  # an optional extra, imported when plotting
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.2))
+    for model, point in result["single_models"].items():
+        left.scatter(point["cost_vs_best"], point["quality_vs_best"], color="grey", s=18)
+        left.annotate(
+            model.split("/")[-1], (point["cost_vs_best"], point["quality_vs_best"]), fontsize=7
+        )
+    online = result["online"]
+    marks = [
+        ("random", online["random"], "tab:purple", "x"),
+        ("oracle", online["oracle"], "tab:green", "*"),
+    ]
+    ref = online["reference"]
+    for label, part, colour, marker in marks:
+        left.scatter(
+            part["cost_usd"] / ref["cost_usd"],
+            part["quality"] / ref["quality"],
+            color=colour,
+            marker=marker,
+            s=70,
+            label=label,
+        )
+    left.scatter(
+        online["cost_vs_best"],
+        online["quality_vs_best"],
+        color="tab:blue",
+        s=70,
+        label="learned, online (whole run)",
+    )
+    after = result.get("after_learning")
+    if after:
+        left.scatter(
+            after["cost_vs_best"],
+            after["quality_vs_best"],
+            color="tab:red",
+            s=70,
+            label="learned, after learning (holdout)",
+        )
+    published = (
+        result.get("published", {}).get("cost_reduction_at_95pct", {}).get(result["dataset"])
+    )
+    if published is not None:
+        left.scatter(
+            1 - published,
+            0.95,
+            color="black",
+            marker="D",
+            s=50,
+            label="RouteLLM best router (published)",
+        )
+    left.axhline(GOAL_QUALITY, color="tab:red", lw=0.6, ls=":")
+    left.axvline(GOAL_COST, color="tab:red", lw=0.6, ls=":")
+    left.set_xscale("symlog", linthresh=0.01)
+    left.set_xlabel("cost / best single model's cost")
+    left.set_ylabel("quality / best single model's quality")
+    left.set_title(f"{result['dataset']}: cost vs quality")
+    left.legend(fontsize=7, loc="lower right")
+    curve = result["learning_curve"]
+    xs = [p["end"] for p in curve]
+    right.plot(xs, [p["quality_vs_best"] for p in curve], label="quality / best (window)")
+    right.plot(xs, [p["cost_vs_best"] for p in curve], label="cost / best (window)")
+    right.plot(
+        xs,
+        [p["cumulative_quality_vs_best"] for p in curve],
+        ls="--",
+        label="quality / best (cumulative)",
+    )
+    right.plot(
+        xs, [p["cumulative_cost_vs_best"] for p in curve], ls="--", label="cost / best (cumulative)"
+    )
+    right.set_xlabel("requests streamed")
+    right.set_title("learning curve")
+    right.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
