@@ -58,7 +58,7 @@ async def _httpx_load(url: str, concurrency: int, duration: float) -> dict[str, 
 
 
 def _wrk_load(url: str, concurrency: int, duration: float) -> dict[str, float]:
-    out = subprocess.run(  # noqa: S603
+    out = subprocess.run(
         [sys.executable, str(HARNESS), "--url", url, "--body", json.dumps(BODY),
          "-c", str(concurrency), "-d", str(int(duration)), "--jsonl", "/dev/stdout"],
         capture_output=True, text=True, check=True,
@@ -84,7 +84,7 @@ def _start_system(port: int) -> subprocess.Popen[bytes]:
         ),
         "LOG_LEVEL": "WARNING",
     }
-    process = subprocess.Popen(  # noqa: S603
+    process = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "optimizer"), "up"], env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )

@@ -125,7 +125,7 @@ class LearnerCommand(Message):
     dry_run: bool = True
     min_samples: int | None = Field(default=None, ge=1)
     confidence_threshold: float | None = Field(default=None, gt=0, lt=1)
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=2_147_483_647)  # an integer column
 
 
 class QueryCommand(Message):

@@ -6,7 +6,11 @@ import argparse
 import asyncio
 import sys
 
+from pydantic import ValidationError
+
 from shared.settings import get_settings
+
+SERVICES = ("ingress", "router", "feedback", "learner")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,13 +43,27 @@ def main(argv: list[str] | None = None) -> int:
 
         return keys_main(argv[1:])
     args = _parser().parse_args(argv)
+    try:
+        settings = get_settings()
+        wanted = {"up": SERVICES, "serve": getattr(args, "services", ())}.get(
+            args.command, ("migrate",)
+        )
+        settings.require_for(wanted)
+    except ValidationError as exc:
+        # Messages and field names only: pydantic's own text quotes the input, keys included.
+        for error in exc.errors(include_input=False, include_url=False):
+            field = ".".join(str(p) for p in error["loc"]).upper() or "settings"
+            print(f"Configuration error: {field}: {error['msg']}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        return 2
     if args.command == "migrate":
         from shared.migrate import main as migrate_main
 
         return migrate_main()
-    settings = get_settings()
     if args.command in ("up", "serve"):
-        from services.runner import SERVICES, run_services
+        from services.runner import run_services
 
         if args.command == "up":
             from shared.migrate import main as migrate_main

@@ -61,6 +61,7 @@ def _http_server(app: object, host: str, port: int) -> uvicorn.Server:
 
 async def run_services(names: Sequence[str], settings: Settings, banner: bool = False) -> None:
     """Start `names` (workers first, so the ingress finds consumers), wait for a signal, stop."""
+    settings.require_for(names)
     configure_logging(settings.log_level)
     catalog = load_catalog(settings.catalog_path, settings.default_premium_model)
     stop = asyncio.Event()

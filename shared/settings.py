@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -134,22 +135,40 @@ class Settings(BaseSettings):
         ):
             if secret is not None and _is_placeholder(secret.get_secret_value()):
                 problems.append(f"{env_name} holds a placeholder: set a real key or unset it")
-        if not self.configured_providers() and not self.allow_simulated_in_production:
-            problems.append(
-                "no provider key is set: set ANTHROPIC_API_KEY, GOOGLE_API_KEY or "
-                "OPENROUTER_API_KEY (or ALLOW_SIMULATED_IN_PRODUCTION=true on purpose)"
-            )
         broker = urlsplit(self.rabbitmq_url)
         if broker.username in (None, "guest") or _is_placeholder(broker.password or ""):
             problems.append(
                 "RABBITMQ_URL uses default or placeholder credentials: set RABBITMQ_URL"
             )
-        database = urlsplit(self.database_url)
-        if _is_placeholder(database.password or ""):
-            problems.append("DATABASE_URL has no or a placeholder password: set DATABASE_URL")
         if problems:
             raise ValueError(f"ENVIRONMENT={self.environment}: " + "; ".join(problems))
         return self
+
+    def require_for(self, services: Iterable[str]) -> None:
+        """Refuse, outside development, what these services need and lack.
+
+        Checked per service because each gets only what it needs: the ingress and routers
+        hold no database credentials, the feedback and learner workers no provider keys.
+        """
+        if self.environment in ("development", "test"):
+            return
+        wanted = set(services)
+        problems: list[str] = []
+        if (
+            "router" in wanted
+            and not self.configured_providers()
+            and not self.allow_simulated_in_production
+        ):
+            problems.append(
+                "no provider key is set: set ANTHROPIC_API_KEY, GOOGLE_API_KEY or "
+                "OPENROUTER_API_KEY (or ALLOW_SIMULATED_IN_PRODUCTION=true on purpose)"
+            )
+        if wanted & {"feedback", "learner", "migrate"}:
+            database = urlsplit(self.database_url)
+            if _is_placeholder(database.password or ""):
+                problems.append("DATABASE_URL has no or a placeholder password: set DATABASE_URL")
+        if problems:
+            raise ValueError(f"ENVIRONMENT={self.environment}: " + "; ".join(problems))
 
     def configured_providers(self) -> list[str]:
         """Vendors whose key is set; the simulated provider is always available."""

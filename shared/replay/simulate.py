@@ -44,6 +44,7 @@ class ReplayConfig:
     granularity: Literal["pattern", "complexity"] = "pattern"
     trials: bool = True
     max_trials: int | None = 3
+    z: float = 1.96
     quality_floor: float = 0.8
     max_tokens: int = 512
 
@@ -115,7 +116,7 @@ class Learner:
         stats, cfg = self.stats(), self.config
         fresh = select_overrides(
             stats, self.catalog, cfg.min_samples, cfg.threshold,
-            value_per_good_usd=cfg.value_per_good_usd,
+            value_per_good_usd=cfg.value_per_good_usd, z=cfg.z,
         )  # fmt: skip
         if not diff_overrides(list(self.overrides.values()), fresh).empty:
             self.version += 1
@@ -123,7 +124,7 @@ class Learner:
         if cfg.trials:
             self.trials = select_trials(
                 stats, self.catalog, fresh, cfg.min_samples, cfg.threshold,
-                value_per_good_usd=cfg.value_per_good_usd, max_trials=cfg.max_trials,
+                value_per_good_usd=cfg.value_per_good_usd, max_trials=cfg.max_trials, z=cfg.z,
             )  # fmt: skip
 
 

@@ -19,7 +19,8 @@ OPTIMIZER = str(Path(sys.executable).with_name("optimizer"))
 
 def service_env(settings: Settings, **overrides: str) -> dict[str, str]:
     env = {
-        k: v for k, v in os.environ.items()
+        k: v
+        for k, v in os.environ.items()
         if not k.endswith("_API_KEY") and not k.startswith("AMQP_")
     }
     env.update(
@@ -60,7 +61,7 @@ class ServiceProcess:
 
 def start(services: list[str], env: dict[str, str], log_path: Path) -> ServiceProcess:
     handle = log_path.open("wb")
-    process = subprocess.Popen(  # noqa: S603
+    process = subprocess.Popen(
         [OPTIMIZER, "serve", *services], env=env, stdout=handle, stderr=subprocess.STDOUT
     )
     return ServiceProcess(process, log_path)

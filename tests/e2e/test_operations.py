@@ -14,8 +14,8 @@ import pytest
 
 from shared.settings import Settings
 from tests.conftest import free_port
-from tests.fakes.vendor_server import running_vendor_server
 from tests.e2e.processes import ServiceProcess, service_env, start, wait_http
+from tests.fakes.vendor_server import running_vendor_server
 
 FAKE_KEY = "sk-or-v1-" + "f" * 20 + "SECRETKEYMATERIAL"
 
@@ -49,8 +49,12 @@ def cluster(settings: Settings, vendor, tmp_path_factory: pytest.TempPathFactory
             if httpx.get(f"{base}/health").json()["status"] == "healthy":
                 break
             time.sleep(0.3)
-        yield {"base": base, "probe": f"http://127.0.0.1:{probe_port}", "workers": workers,
-               "ingress": ingress}
+        yield {
+            "base": base,
+            "probe": f"http://127.0.0.1:{probe_port}",
+            "workers": workers,
+            "ingress": ingress,
+        }
     finally:
         for process in (ingress, workers):
             process.kill()
@@ -82,8 +86,11 @@ def test_health_reports_broker_database_workers_and_providers(cluster) -> None:
 
 def test_metrics_move_after_traffic_and_logs_hold_no_prompt_or_key(cluster, vendor) -> None:
     base, probe = cluster["base"], cluster["probe"]
-    before_http = _metric(httpx.get(f"{base}/metrics").text,
-                          "optimizer_http_request_duration_seconds_count", path="/v1/route")
+    before_http = _metric(
+        httpx.get(f"{base}/metrics").text,
+        "optimizer_http_request_duration_seconds_count",
+        path="/v1/route",
+    )
     before_router = _metric(httpx.get(f"{probe}/metrics").text, "optimizer_requests_total")
     secret_prompt = f"my password is hunter2-{uuid.uuid4().hex}, keep it"
     response = httpx.post(f"{base}/v1/route", json={"prompt": secret_prompt}, timeout=60)
@@ -100,8 +107,11 @@ def test_metrics_move_after_traffic_and_logs_hold_no_prompt_or_key(cluster, vend
     request_id = response.json()["request_id"]
     assert secret_prompt not in response.text
     time.sleep(1.0)
-    after_http = _metric(httpx.get(f"{base}/metrics").text,
-                         "optimizer_http_request_duration_seconds_count", path="/v1/route")
+    after_http = _metric(
+        httpx.get(f"{base}/metrics").text,
+        "optimizer_http_request_duration_seconds_count",
+        path="/v1/route",
+    )
     worker_metrics = httpx.get(f"{probe}/metrics").text
     assert after_http == before_http + 2
     assert _metric(worker_metrics, "optimizer_requests_total") == before_router + 2
@@ -128,8 +138,12 @@ def test_worker_probes(cluster) -> None:
 async def test_sigterm_drains_in_flight_requests(settings: Settings, tmp_path: Path) -> None:
     """A router asked to stop mid-request finishes it, replies, and exits 0."""
     ingress_port = free_port()
-    env = service_env(settings, SIMULATED_LATENCY_MS="1500", INGRESS_PORT=str(ingress_port),
-                      AMQP_PREFIX=settings.amqp_prefix + "drain.")
+    env = service_env(
+        settings,
+        SIMULATED_LATENCY_MS="1500",
+        INGRESS_PORT=str(ingress_port),
+        AMQP_PREFIX=settings.amqp_prefix + "drain.",
+    )
     router: ServiceProcess = start(["router", "feedback"], env, tmp_path / "router.log")
     ingress = start(["ingress"], env, tmp_path / "ingress.log")
     try:
@@ -137,8 +151,12 @@ async def test_sigterm_drains_in_flight_requests(settings: Settings, tmp_path: P
         await asyncio.sleep(1.0)
         async with httpx.AsyncClient(timeout=30) as client:
             calls = [
-                asyncio.create_task(client.post(f"http://127.0.0.1:{ingress_port}/v1/route",
-                                                json={"prompt": f"drain me {i}"}))
+                asyncio.create_task(
+                    client.post(
+                        f"http://127.0.0.1:{ingress_port}/v1/route",
+                        json={"prompt": f"drain me {i}"},
+                    )
+                )
                 for i in range(5)
             ]
             await asyncio.sleep(0.6)  # the router now holds all five

@@ -64,8 +64,9 @@ async def test_loop_good_feedback_creates_override_both_routers_follow_bad_remov
         baseline = await _route(client, CODE_PROMPT)
         assert baseline["pattern"] == "code"
         assert baseline["model"] != CHEAP, "without evidence, code does not go to the cheapest"
-        forced = [await _route(client, f"{CODE_PROMPT} Variant {i}.", model=CHEAP)
-                  for i in range(20)]
+        forced = [
+            await _route(client, f"{CODE_PROMPT} Variant {i}.", model=CHEAP) for i in range(20)
+        ]
         assert {r["model"] for r in forced} == {CHEAP}
         for answer in forced:
             await _feedback(client, answer["request_id"], 5, True)
@@ -91,26 +92,32 @@ async def test_loop_good_feedback_creates_override_both_routers_follow_bad_remov
         # The overridden model disappoints: the same requests are re-rated badly.
         for answer in forced + after:
             await _feedback(client, answer["request_id"], 1, False)
-        second = (await client.post(
-            "/admin/learning/retrain",
-            params={"dry_run": "false", "min_samples": 20, "confidence_threshold": 0.6},
-        )).json()
+        second = (
+            await client.post(
+                "/admin/learning/retrain",
+                params={"dry_run": "false", "min_samples": 20, "confidence_threshold": 0.6},
+            )
+        ).json()
         assert second["status"] == "applied"
         assert [o["pattern"] for o in second["diff"]["removed"]] == ["code"]
         await _wait_version(routers, second["version"])
         final = await _route(client, f"{CODE_PROMPT} Last.")
         assert final["model"] != CHEAP
-    active = await db.fetchval("SELECT count(*) FROM learning_overrides WHERE is_active "
-                               "AND pattern = 'code'")
+    active = await db.fetchval(
+        "SELECT count(*) FROM learning_overrides WHERE is_active AND pattern = 'code'"
+    )
     assert active == 0
 
 
 async def test_dry_run_writes_nothing(system: RunningSystem, db: asyncpg.Pool) -> None:
-    counts = "SELECT (SELECT count(*) FROM learning_overrides), (SELECT count(*) FROM learning_runs)"
+    counts = (
+        "SELECT (SELECT count(*) FROM learning_overrides), (SELECT count(*) FROM learning_runs)"
+    )
     before = await db.fetchrow(counts)
     async with system.client() as client:
-        response = await client.post("/admin/learning/retrain",
-                                     params={"dry_run": "true", "min_samples": 1})
+        response = await client.post(
+            "/admin/learning/retrain", params={"dry_run": "true", "min_samples": 1}
+        )
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "dry_run" and body["written"] is False
@@ -127,17 +134,22 @@ async def test_two_retrains_at_once_leave_one_run(system: RunningSystem, db: asy
         await tx.start()
         await blocker.execute("LOCK TABLE learning_runs IN EXCLUSIVE MODE")
         async with system.client() as client:
-            first = asyncio.create_task(client.post(
-                "/admin/learning/retrain", params={"dry_run": "false", "min_samples": 1}))
+            first = asyncio.create_task(
+                client.post(
+                    "/admin/learning/retrain", params={"dry_run": "false", "min_samples": 1}
+                )
+            )
             for _ in range(100):
                 held = await db.fetchval(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                )
                 if held:
                     break
                 await asyncio.sleep(0.05)
             # ...while a second one arrives.
             second = await client.post(
-                "/admin/learning/retrain", params={"dry_run": "false", "min_samples": 1})
+                "/admin/learning/retrain", params={"dry_run": "false", "min_samples": 1}
+            )
             await tx.rollback()
             first_result = (await first).json()
     finally:
@@ -166,16 +178,23 @@ async def test_scheduled_retrain_runs_once_across_replicas(
         await other.stop()
     statuses = sorted(r["status"] for r in results)
     assert sum(s in ("applied", "unchanged") for s in statuses) == 1, statuses
-    assert await db.fetchval(
-        "SELECT count(*) FROM learning_runs WHERE schedule_slot = $1", slot.isoformat()) == 1
+    assert (
+        await db.fetchval(
+            "SELECT count(*) FROM learning_runs WHERE schedule_slot = $1", slot.isoformat()
+        )
+        == 1
+    )
 
 
 async def _publish(settings: Settings, body: bytes, exchange: str | None, key: str) -> None:
     connection = await aio_pika.connect(settings.rabbitmq_url)
     try:
         channel = await connection.channel()
-        target = (await channel.get_exchange(settings.name(exchange))) if exchange \
+        target = (
+            (await channel.get_exchange(settings.name(exchange)))
+            if exchange
             else channel.default_exchange
+        )
         await target.publish(aio_pika.Message(body), routing_key=key)
     finally:
         await connection.close()
@@ -186,21 +205,46 @@ async def test_feedback_before_its_request_row_is_recorded(
 ) -> None:
     request_id = uuid.uuid4()
     feedback = SubmitFeedback(request_id=request_id, quality_score=4, is_correct=True)
-    await _publish(settings, feedback.model_dump_json().encode(), None,
-                   settings.name(FEEDBACK_SUBMISSIONS))
-    assert await wait_for_rows(db, "SELECT count(*) FROM pending_feedback WHERE request_id = $1",
-                               request_id, expected=1) == 1
-    event = RouteCompleted(request_id=request_id, ok=True, provider="simulated", model=CHEAP,
-                           pattern="factual", prompt_hash="0" * 64)
-    await _publish(settings, event.model_dump_json().encode(), EVENTS_EXCHANGE,
-                   ROUTE_COMPLETED_KEY)
-    assert await wait_for_rows(
-        db, "SELECT count(*) FROM production_feedback WHERE request_id = $1", request_id,
-        expected=1) == 1
-    assert await db.fetchval("SELECT count(*) FROM pending_feedback WHERE request_id = $1",
-                             request_id) == 0
-    assert await db.fetchval("SELECT quality_score FROM production_feedback WHERE request_id = $1",
-                             request_id) == 4
+    await _publish(
+        settings, feedback.model_dump_json().encode(), None, settings.name(FEEDBACK_SUBMISSIONS)
+    )
+    assert (
+        await wait_for_rows(
+            db,
+            "SELECT count(*) FROM pending_feedback WHERE request_id = $1",
+            request_id,
+            expected=1,
+        )
+        == 1
+    )
+    event = RouteCompleted(
+        request_id=request_id,
+        ok=True,
+        provider="simulated",
+        model=CHEAP,
+        pattern="factual",
+        prompt_hash="0" * 64,
+    )
+    await _publish(settings, event.model_dump_json().encode(), EVENTS_EXCHANGE, ROUTE_COMPLETED_KEY)
+    assert (
+        await wait_for_rows(
+            db,
+            "SELECT count(*) FROM production_feedback WHERE request_id = $1",
+            request_id,
+            expected=1,
+        )
+        == 1
+    )
+    assert (
+        await db.fetchval("SELECT count(*) FROM pending_feedback WHERE request_id = $1", request_id)
+        == 0
+    )
+    assert (
+        await db.fetchval(
+            "SELECT quality_score FROM production_feedback WHERE request_id = $1", request_id
+        )
+        == 4
+    )
 
 
 async def test_unknown_id_is_404_on_http_and_parked_on_the_bus(
@@ -208,17 +252,25 @@ async def test_unknown_id_is_404_on_http_and_parked_on_the_bus(
 ) -> None:
     unknown = uuid.uuid4()
     async with system.client() as client:
-        response = await client.post("/production/feedback",
-                                     json={"request_id": str(unknown), "quality_score": 3})
+        response = await client.post(
+            "/production/feedback", json={"request_id": str(unknown), "quality_score": 3}
+        )
     assert response.status_code == 404
     assert str(unknown) not in response.json()["error"]["message"] or True
     assert "request_id" in response.json()["error"]["message"]
     on_bus = uuid.uuid4()
-    await _publish(settings,
-                   SubmitFeedback(request_id=on_bus, quality_score=2).model_dump_json().encode(),
-                   None, settings.name(FEEDBACK_SUBMISSIONS))
-    assert await wait_for_rows(db, "SELECT count(*) FROM pending_feedback WHERE request_id = $1",
-                               on_bus, expected=1) == 1
+    await _publish(
+        settings,
+        SubmitFeedback(request_id=on_bus, quality_score=2).model_dump_json().encode(),
+        None,
+        settings.name(FEEDBACK_SUBMISSIONS),
+    )
+    assert (
+        await wait_for_rows(
+            db, "SELECT count(*) FROM pending_feedback WHERE request_id = $1", on_bus, expected=1
+        )
+        == 1
+    )
 
 
 async def test_duplicate_feedback_updates_one_row(system: RunningSystem, db: asyncpg.Pool) -> None:
@@ -227,14 +279,17 @@ async def test_duplicate_feedback_updates_one_row(system: RunningSystem, db: asy
         first = await _feedback(client, answer["request_id"], 2, False)
         second = await _feedback(client, answer["request_id"], 4, True)
     assert first["status"] == "created" and second["status"] == "updated"
-    row = await db.fetchrow("SELECT quality_score, is_correct, revision FROM production_feedback "
-                            "WHERE request_id = $1", uuid.UUID(answer["request_id"]))
+    row = await db.fetchrow(
+        "SELECT quality_score, is_correct, revision FROM production_feedback WHERE request_id = $1",
+        uuid.UUID(answer["request_id"]),
+    )
     assert (row["quality_score"], row["is_correct"], row["revision"]) == (4, True, 2)
 
 
 async def test_bad_feedback_is_422_naming_the_field(system: RunningSystem) -> None:
     async with system.client() as client:
-        response = await client.post("/production/feedback",
-                                     json={"request_id": str(uuid.uuid4()), "quality_score": 9})
+        response = await client.post(
+            "/production/feedback", json={"request_id": str(uuid.uuid4()), "quality_score": 9}
+        )
     assert response.status_code == 422
     assert "quality_score" in response.json()["error"]["message"]

@@ -31,13 +31,19 @@ async def test_summary_and_status_match_hand_computed_values(quiet_system: Runni
         assert empty["total_feedback"] == 0 and empty["avg_quality_score"] is None
         answers = []
         for prompt, model, score, correct in plan:
-            routed = await client.post("/v1/route", json={
-                "prompt": prompt, "constraints": {"model": model}})
+            routed = await client.post(
+                "/v1/route", json={"prompt": prompt, "constraints": {"model": model}}
+            )
             assert routed.status_code == 200, routed.text
             answers.append(routed.json())
-            fb = await client.post("/production/feedback", json={
-                "request_id": routed.json()["request_id"], "quality_score": score,
-                "is_correct": correct})
+            fb = await client.post(
+                "/production/feedback",
+                json={
+                    "request_id": routed.json()["request_id"],
+                    "quality_score": score,
+                    "is_correct": correct,
+                },
+            )
             assert fb.status_code == 200, fb.text
         patterns = [a["pattern"] for a in answers]
         assert patterns[:3] == ["translation"] * 3
@@ -58,11 +64,16 @@ async def test_summary_and_status_match_hand_computed_values(quiet_system: Runni
 
         # translation/simulated-fast: 2 of 2 good. Wilson lower bound (z=1.96) of 2/2 is 0.3424;
         # with threshold 0.3 and min_samples 2 it is the one override.
-        applied = (await client.post("/admin/learning/retrain", params={
-            "dry_run": "false", "min_samples": 2, "confidence_threshold": 0.3})).json()
+        applied = (
+            await client.post(
+                "/admin/learning/retrain",
+                params={"dry_run": "false", "min_samples": 2, "confidence_threshold": 0.3},
+            )
+        ).json()
         assert applied["status"] == "applied", applied
         assert [(o["pattern"], o["model"]) for o in applied["diff"]["added"]] == [
-            ("translation", "simulated-fast")]
+            ("translation", "simulated-fast")
+        ]
 
         status = (await client.get("/admin/learning/status")).json()
         assert status["total_overrides"] == 1
