@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -30,6 +32,16 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("replay", help="replay evaluation on public data (see --help)", add_help=False)
     sub.add_parser("keys", help="manage API keys (see --help)", add_help=False)
     return parser
+
+
+def _run(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop where it is installed: a faster loop for every service."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(coroutine)
+    else:
+        uvloop.run(coroutine)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             if migrate_main() != 0:
                 return 1
         names = SERVICES if args.command == "up" else args.services
-        asyncio.run(run_services(names, settings, banner=args.command == "up"))
+        _run(run_services(names, settings, banner=args.command == "up"))
         return 0
     from services.learner_cli import run_learner_command
 

@@ -17,6 +17,7 @@ import sys
 from typing import Any
 
 import asyncpg
+from pydantic import ValidationError
 
 from services.feedback import access_store
 from shared.settings import get_settings
@@ -101,7 +102,19 @@ def main(argv: list[str]) -> int:
     """Entry point of `optimizer keys ...`."""
     args = _parser().parse_args(argv)
     try:
-        return asyncio.run(_run(args, get_settings().database_url))
+        settings = get_settings()
+        settings.require_for(("migrate",))  # the same database access as migrations
+    except ValidationError as exc:
+        # Field names and reasons only: pydantic's own text quotes the input, secrets included.
+        for error in exc.errors(include_input=False, include_url=False):
+            field = ".".join(str(p) for p in error["loc"]).upper() or "settings"
+            print(f"Configuration error: {field}: {error['msg']}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(_run(args, settings.database_url))
     except asyncpg.UndefinedTableError:
         print("The api_keys table does not exist: run `optimizer migrate` first.", file=sys.stderr)
     except (OSError, asyncpg.PostgresError) as exc:
