@@ -33,6 +33,7 @@ done
 INGRESS_PORT="${INGRESS_PORT:-8000}"
 STARTUP_TIMEOUT_S="${STARTUP_TIMEOUT_S:-60}"
 RUN_DIR="${OPTIMIZER_RUN_DIR:-$ROOT_DIR/.run}"
+DEV_KEY_FILE="$RUN_DIR/dev-admin.key"
 PID_FILE="$RUN_DIR/optimizer.pid"
 LOG_FILE="$RUN_DIR/optimizer.log"
 BASE_URL="http://127.0.0.1:${INGRESS_PORT}"
@@ -93,7 +94,12 @@ report_health() {
     info "  health:     ${BASE_URL}/health"
     info "  metrics:    ${BASE_URL}/metrics"
     if [[ "$body" == *'"auth":{"enabled":true'* ]]; then
-        info "  API keys:   required; create one with: ${KEYS_COMMAND} keys create --scope client --name me"
+        if [[ -s "$DEV_KEY_FILE" ]]; then
+            info "  API keys:   required; a local admin key is in ${DEV_KEY_FILE}"
+            info "              KEY=\$(cat ${DEV_KEY_FILE})"
+        else
+            info "  API keys:   required; create one with: ${KEYS_COMMAND} keys create --scope client --name me"
+        fi
         info "  try it:     curl -s ${BASE_URL}/v1/route -H \"authorization: Bearer \$KEY\" \\"
         info "                -H 'content-type: application/json' -d '{\"prompt\": \"What is the capital of France?\"}'"
     else
@@ -186,6 +192,19 @@ install_venv() {
     "$ROOT_DIR/.venv/bin/python" -m pip install --quiet -e "$ROOT_DIR"
 }
 
+# On a developer's machine, one admin key made on first start (kept 0600 under .run/), so the
+# curl line printed below works at once with auth on. Not done for the compose stack.
+ensure_dev_key() {
+    local bin="$1" out
+    [[ -s "$DEV_KEY_FILE" ]] && return 0
+    [[ "$(http_body "$BASE_URL/health")" == *'"auth":{"enabled":true'* ]] || return 0
+    out="$("$bin" keys create --scope admin --name local-dev 2>/dev/null)" || {
+        warn "could not create a local admin key; create one with: $bin keys create --scope admin"
+        return 0
+    }
+    (umask 077 && printf '%s\n' "$out" | tail -n 1 >"$DEV_KEY_FILE")
+}
+
 start_local() {
     local bin="${OPTIMIZER_BIN:-$ROOT_DIR/.venv/bin/optimizer}" pid
     KEYS_COMMAND="$bin"
@@ -235,6 +254,7 @@ start_local() {
         die "the optimizer did not come up (log above)"
     fi
     info "Started (pid $pid)."
+    ensure_dev_key "$bin"
     report_health
     info "  log:        $LOG_FILE"
     info "Stop with scripts/shutdown.sh."

@@ -103,12 +103,21 @@ async def run_services(names: Sequence[str], settings: Settings, banner: bool = 
 def _print_banner(settings: Settings) -> None:
     live = settings.configured_providers() or ["simulated (no provider key set)"]
     port = settings.ingress_port
+    auth = '-H "authorization: Bearer $KEY" ' if settings.auth_enabled else ""
     print(
         "\nAI cost optimizer is up.\n"
         f"  providers : {', '.join(live)}\n"
         f"  API docs  : http://localhost:{port}/docs\n"
         f"  health    : http://localhost:{port}/health\n"
-        "  try       : curl -s localhost:%d/v1/route -H 'content-type: application/json' "
-        '-d \'{"prompt": "Write a haiku about the sea", "max_tokens": 64}\'\n' % port,
+        f"  dashboard : http://localhost:{port}/dashboard\n"
+        + (
+            "  API keys  : required (AUTH_ENABLED=true): KEY=$(optimizer keys create "
+            "--scope admin --name me | tail -1)\n"
+            if settings.auth_enabled
+            else "  API keys  : not required (AUTH_ENABLED=false, local development only)\n"
+        )
+        + f"  try       : curl -s localhost:{port}/v1/route {auth}"
+        "-H 'content-type: application/json' "
+        '-d \'{"prompt": "Write a haiku about the sea", "max_tokens": 64}\'\n',
         flush=True,
     )
