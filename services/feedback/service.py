@@ -78,8 +78,8 @@ class FeedbackService(Worker):
             msg, ErrorReply(error_kind="invalid_message", error_message=validation_summary(exc))
         )
         await msg.reject(requeue=False)
-        POISON_MESSAGES.labels(msg.raw_message.routing_key or what).inc()
-        log.warning("malformed %s dead-lettered", what)
+        POISON_MESSAGES.labels(what).inc()
+        log.warning("malformed message on %s dead-lettered", what)
 
     def _register(self) -> None:
         broker = self.broker
@@ -92,7 +92,7 @@ class FeedbackService(Worker):
             try:
                 event = RouteCompleted.model_validate_json(msg.body)
             except ValidationError as exc:
-                await self._reject_malformed(msg, exc, "RouteCompleted")
+                await self._reject_malformed(msg, exc, FEEDBACK_COMPLETIONS)
                 return
             inserted = await with_db_retry(
                 lambda: store.record_completion(self.pool, event), "record completion"
@@ -110,7 +110,7 @@ class FeedbackService(Worker):
             try:
                 feedback = SubmitFeedback.model_validate_json(msg.body)
             except ValidationError as exc:
-                await self._reject_malformed(msg, exc, "SubmitFeedback")
+                await self._reject_malformed(msg, exc, FEEDBACK_SUBMISSIONS)
                 return
             ack = await with_db_retry(lambda: self._submit(feedback), "store feedback")
             FEEDBACK.labels(ack.status).inc()
@@ -123,7 +123,7 @@ class FeedbackService(Worker):
             try:
                 query = QueryCommand.model_validate_json(msg.body)
             except ValidationError as exc:
-                await self._reject_malformed(msg, exc, "QueryCommand")
+                await self._reject_malformed(msg, exc, FEEDBACK_QUERIES)
                 return
             try:
                 data = await self._query(query)

@@ -21,6 +21,7 @@ from shared.bus import JSON, encode, incoming_correlation_id, make_broker, reply
 from shared.catalog import Catalog
 from shared.db import TRANSIENT_DB_ERRORS, create_pool
 from shared.settings import Settings
+from shared.metrics import POISON_MESSAGES
 from shared.topology import LEARNER_COMMANDS
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,7 @@ class LearnerService(Worker):
                 )
                 await reply(self.broker, reply_to, correlation_id, error)
                 await msg.reject(requeue=False)
+                POISON_MESSAGES.labels(LEARNER_COMMANDS).inc()
                 return
             try:
                 data = await self.execute(command)

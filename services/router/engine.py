@@ -177,6 +177,9 @@ class RoutingEngine:
         )
         if request.constraints.model:
             chain = chain[:1]  # a forced model is that model or an error, never a substitute
+        elif request.constraints.allowed_providers:
+            allowed = set(request.constraints.allowed_providers)
+            chain = [spec for spec in chain if spec.provider in allowed]
         base: dict[str, Any] = {
             "pattern": decision.pattern,
             "complexity": decision.complexity,
