@@ -11,6 +11,7 @@ exceed the budget by at most one request's cost, however many requests run at on
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -130,6 +131,23 @@ async def settle(conn: asyncpg.Connection, event: RouteCompleted, inserted: bool
     await conn.execute("DELETE FROM budget_reservations WHERE request_id = $1", event.request_id)
     if inserted and event.api_key_id:
         await conn.execute(_ADD_SPEND, event.api_key_id, event.created_at, event.cost_usd)
+
+
+async def settle_many(
+    conn: asyncpg.Connection, events: Sequence[RouteCompleted], inserted: set[UUID]
+) -> None:
+    """`settle` for a batch: one statement for the reservations, one per key-day of spend."""
+    await conn.execute(
+        "DELETE FROM budget_reservations WHERE request_id = ANY($1::uuid[])",
+        [e.request_id for e in events],
+    )
+    spend = [
+        (e.api_key_id, e.created_at, e.cost_usd)
+        for e in events
+        if e.api_key_id and e.request_id in inserted
+    ]
+    if spend:
+        await conn.executemany(_ADD_SPEND, spend)
 
 
 async def answer(

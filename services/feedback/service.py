@@ -19,6 +19,7 @@ from schemas.messages import (
     SubmitFeedback,
 )
 from services.feedback import access_store, reports, store
+from services.feedback.recorder import CompletionRecorder
 from services.router.service import validation_summary
 from services.runtime import Worker, periodic
 from shared.bus import incoming_correlation_id, make_broker, reply
@@ -47,6 +48,7 @@ class FeedbackService(Worker):
 
     async def on_start(self) -> None:
         self._pool = await create_pool(self.settings.database_url, max_size=10)
+        self.recorder = CompletionRecorder(self._pool)
         self.database_ok = True
 
     async def after_start(self) -> None:
@@ -94,9 +96,7 @@ class FeedbackService(Worker):
             except ValidationError as exc:
                 await self._reject_malformed(msg, exc, FEEDBACK_COMPLETIONS)
                 return
-            inserted = await with_db_retry(
-                lambda: store.record_completion(self.pool, event), "record completion"
-            )
+            inserted = await self.recorder.record(event)
             COMPLETIONS_RECORDED.labels("inserted" if inserted else "duplicate").inc()
             if not inserted:
                 log.info("duplicate completion ignored", extra={"request_id": event.request_id})

@@ -10,32 +10,8 @@ from uuid import UUID
 
 import asyncpg
 
-from schemas.messages import RouteCompleted, SubmitFeedback
-from services.feedback import access_store
-
-_INSERT_REQUEST = """
-INSERT INTO routing_requests (
-    request_id, created_at, ok, provider, model, pattern, complexity, tokens_in, tokens_out,
-    cost_usd, baseline_cost_usd, savings_usd, latency_ms, attempts, fallback_path, explored,
-    override_version, decision_reason, finish_reason, error_kind, error_message, prompt_hash,
-    prompt_preview, api_key_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-        $20, $21, $22, $23, $24)
-ON CONFLICT (request_id) DO NOTHING
-"""
-
-# Feedback parked before its request row existed joins production_feedback in the same
-# transaction that stores the row, unless it came with another key than the request's owner
-# (a key rates only its own requests).
-_ADOPT_PENDING = """
-WITH moved AS (DELETE FROM pending_feedback WHERE request_id = $1 RETURNING *)
-INSERT INTO production_feedback (request_id, quality_score, is_correct, comment, api_key_id,
-                                 created_at, updated_at)
-SELECT request_id, quality_score, is_correct, comment, api_key_id, received_at, now() FROM moved
-WHERE moved.api_key_id IS NULL OR moved.api_key_id IS NOT DISTINCT FROM
-    (SELECT r.api_key_id FROM routing_requests r WHERE r.request_id = $1)
-ON CONFLICT (request_id) DO NOTHING
-"""
+from schemas.messages import SubmitFeedback
+from services.feedback.recorder import ADOPT_PENDING
 
 _UPSERT_FEEDBACK = """
 INSERT INTO production_feedback (request_id, quality_score, is_correct, comment, api_key_id)
@@ -53,42 +29,6 @@ ON CONFLICT (request_id) DO UPDATE SET
     quality_score = EXCLUDED.quality_score, is_correct = EXCLUDED.is_correct,
     comment = EXCLUDED.comment, received_at = now()
 """
-
-
-async def record_completion(pool: asyncpg.Pool, event: RouteCompleted) -> bool:
-    """Store one request row (idempotent on request_id). True when this call inserted it."""
-    hops = [hop.model_dump() for hop in event.fallback_path]
-    async with pool.acquire() as conn, conn.transaction():
-        status = await conn.execute(
-            _INSERT_REQUEST,
-            event.request_id,
-            event.created_at,
-            event.ok,
-            event.provider,
-            event.model,
-            event.pattern,
-            event.complexity,
-            event.tokens_in,
-            event.tokens_out,
-            event.cost_usd,
-            event.baseline_cost_usd,
-            event.savings_usd,
-            event.latency_ms,
-            event.attempts,
-            hops,
-            event.explored,
-            event.override_version,
-            event.decision_reason,
-            event.finish_reason,
-            event.error_kind,
-            event.error_message,
-            event.prompt_hash,
-            event.prompt_preview,
-            event.api_key_id,
-        )
-        await conn.execute(_ADOPT_PENDING, event.request_id)
-        await access_store.settle(conn, event, inserted=status.endswith(" 1"))
-    return bool(status.endswith(" 1"))
 
 
 async def request_owner(pool: asyncpg.Pool, request_id: UUID) -> tuple[bool, str | None]:
@@ -141,7 +81,7 @@ async def park_feedback(pool: asyncpg.Pool, feedback: SubmitFeedback) -> None:
             "SELECT 1 FROM routing_requests WHERE request_id = $1", feedback.request_id
         )
         if exists:
-            await conn.execute(_ADOPT_PENDING, feedback.request_id)
+            await conn.execute(ADOPT_PENDING, [feedback.request_id])
 
 
 async def feedback_summary(pool: asyncpg.Pool, days: int) -> dict[str, Any]:

@@ -56,7 +56,8 @@ async def retrain(
 
 @router.post("/learning/restore")
 async def restore(
-    request: Request, version: int = Query(ge=1, le=2_147_483_647)  # an integer column
+    request: Request,
+    version: int = Query(ge=1, le=2_147_483_647),  # an integer column
 ) -> dict[str, Any]:
     """Make an earlier version of the overrides current again (as a new version)."""
     return await _learner(request, LearnerCommand(action="restore", version=version))

@@ -20,8 +20,8 @@ from services.runtime import Worker
 from shared.bus import JSON, encode, incoming_correlation_id, make_broker, reply
 from shared.catalog import Catalog
 from shared.db import TRANSIENT_DB_ERRORS, create_pool
-from shared.settings import Settings
 from shared.metrics import POISON_MESSAGES
+from shared.settings import Settings
 from shared.topology import LEARNER_COMMANDS
 
 log = logging.getLogger(__name__)
