@@ -111,6 +111,7 @@ def _words() -> dict[str, tuple[tuple[str, float], ...]]:
 
 WORDS = _words()
 
+
 def _phrase(
     pattern: str, weight: float, name: str, *alternatives: str
 ) -> tuple[str, str, float, str]:

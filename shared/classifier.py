@@ -33,6 +33,10 @@ _CONTEXT_WEIGHT = 0.5  # earlier turns and the system prompt
 _LEAD_BONUS = 2.0
 _MIN_SCORE = 2.0  # below this nothing specific was asked: `general`
 _MANY_QUANTITIES = 3
+# Tasks performed on supplied material; when one opens the prompt the material's topic is
+# discounted. Translation is not one: "translate this to Python" is about code.
+_MATERIAL_TASKS = frozenset({"summarization", "extraction"})
+_MATERIAL_DISCOUNT = 0.5
 
 _TOKEN_RE = re.compile(r"[a-z][a-z0-9+#']*|\d+(?:[.,]\d+)?")
 _SENTENCE_START_RE = re.compile(r"(?:^|[.!?:\n]\s*)([a-z]+)(?:\s+([a-z]+))?(?:\s+([a-z]+))?")
@@ -112,12 +116,18 @@ def _score(
         if regex.search(text):
             _add(scores, signals, pattern, weight * scale, name)
     if lead:
-        for pattern, verb in _lead_verbs(text):
+        for position, pattern, verb in _lead_verbs(text):
             _add(scores, signals, pattern, _LEAD_BONUS * scale, f"lead:{verb}")
+            if position == 0 and pattern in _MATERIAL_TASKS:
+                # "Summarize this python file": what follows the verb is material to work
+                # on, so its topic words count half against the task that opens the prompt.
+                for other in scores:
+                    if other != pattern:
+                        scores[other] *= _MATERIAL_DISCOUNT
 
 
-def _lead_verbs(text: str) -> Iterable[tuple[str, str]]:
-    """Task verbs that open the prompt or one of its first sentences."""
+def _lead_verbs(text: str) -> Iterable[tuple[int, str, str]]:
+    """(position, pattern, verb) of task verbs opening the prompt or one of its first sentences."""
     seen: set[str] = set()
     for match in _SENTENCE_START_RE.finditer(text, 0, 600):
         words = [w for w in match.groups() if w]
@@ -125,7 +135,7 @@ def _lead_verbs(text: str) -> Iterable[tuple[str, str]]:
         pattern = lex.LEAD_VERBS.get(verb)
         if pattern and pattern not in seen:
             seen.add(pattern)
-            yield pattern, verb
+            yield match.start(), pattern, verb
 
 
 def _best(scores: dict[str, float]) -> str:

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
+import aiohttp
 import httpx2  # google-genai's transport; its exceptions are what a network failure raises
 from google import genai
 from google.genai import errors as genai_errors
@@ -77,7 +78,9 @@ class GeminiProvider:
                 )
         except (TimeoutError, httpx2.TimeoutException):
             raise timeout_error(self.name, timeout_s) from None
-        except httpx2.TransportError as exc:
+        except (httpx2.TransportError, aiohttp.ClientConnectionError) as exc:
+            # google-genai switches to aiohttp when it is installed (our OpenRouter transport
+            # brings it), so a network failure arrives as either library's error.
             raise connection_error(self.name, exc) from None
         except genai_errors.APIError as exc:
             raise _map_error(exc) from None

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
+from httpx_aiohttp import AiohttpTransport
 
 from schemas.messages import ChatMessage
 from shared.providers.base import Completion, ProviderError
@@ -21,6 +22,10 @@ from shared.providers.common import (
 )
 
 
+# Enough kept-alive connections for a router's whole prefetch window.
+_LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=256, keepalive_expiry=30)
+
+
 class OpenRouterProvider:
     """`complete()` against {base}/chat/completions. One instance per process."""
 
@@ -28,10 +33,13 @@ class OpenRouterProvider:
 
     def __init__(self, api_key: str, base_url: str, timeout_s: float) -> None:
         # A trailing slash makes httpx append "chat/completions" to the /api/v1 path.
+        # httpx's API over aiohttp's connection handling: httpx's own pool (httpcore) spent
+        # about 4 ms of CPU per call under load in a py-spy profile of the router.
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/") + "/",
             headers={"Authorization": f"Bearer {api_key}"},
             timeout=timeout_s,
+            transport=AiohttpTransport(limits=_LIMITS),
         )
 
     async def complete(

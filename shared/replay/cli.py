@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from shared.replay.datasets import LOADERS, load
+from shared.replay.datasets import LOADERS, load, load_jsonl
 from shared.replay.records import ReplayRecord, replay_catalog
 from shared.replay.report import build, plot, write_json
 from shared.replay.simulate import ReplayConfig, Replayer, split
@@ -26,7 +26,10 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="optimizer replay", description=__doc__.splitlines()[0] if __doc__ else None
     )
-    p.add_argument("--dataset", required=True, choices=sorted(LOADERS))
+    p.add_argument("--dataset", required=True, choices=[*sorted(LOADERS), "jsonl"])
+    p.add_argument(
+        "--records", type=Path, help="with --dataset jsonl: a file in the generic format"
+    )
     p.add_argument("--out", required=True, type=Path, help="directory for result.json and the plot")
     p.add_argument("--evaldata", type=Path, default=DEFAULT_EVALDATA, help="evaldata folder")
     p.add_argument("--retrain-every", type=int, default=defaults.retrain_every, metavar="K")
@@ -83,8 +86,14 @@ def main(argv: list[str] | None = None) -> int:
         trials=not args.no_trials,
     )
     try:
-        dataset = load(args.dataset, args.evaldata)
-    except (OSError, ValueError) as exc:
+        if args.dataset == "jsonl":
+            if args.records is None:
+                print("--dataset jsonl needs --records PATH", file=sys.stderr)
+                return 2
+            dataset = load_jsonl(args.records)
+        else:
+            dataset = load(args.dataset, args.evaldata)
+    except (OSError, ValueError, KeyError) as exc:
         print(f"cannot read {args.dataset} under {args.evaldata}: {exc}", file=sys.stderr)
         return 2
     catalog = replay_catalog(dataset, config.max_tokens)

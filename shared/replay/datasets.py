@@ -194,6 +194,44 @@ def load_mt_bench(root: Path) -> ReplayDataset:
     return _routellm_dataset("mt_bench", records, graded=True)
 
 
+def load_jsonl(path: Path) -> ReplayDataset:
+    """Any dataset in the generic format: a header line, then one record per line.
+
+    Header: {"name", "models", "reference_model", "graded" (optional), "notes" (optional)}.
+    Record: {"uid", "turns": [user prompts], "quality": {model: 0..1}, "cost_usd": {model: USD},
+    "group" (optional)}. Every record needs an outcome and a cost for every model.
+    """
+    lines = [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
+    if not lines:
+        raise ValueError(f"{path} is empty")
+    header, rows = lines[0], lines[1:]
+    models = tuple(header["models"])
+    records = []
+    for row in rows:
+        missing = [m for m in models if m not in row["quality"] or m not in row["cost_usd"]]
+        if missing:
+            raise ValueError(f"{path}: record {row.get('uid')} lacks {missing}")
+        records.append(
+            ReplayRecord(
+                uid=str(row["uid"]),
+                messages=user_messages(row["turns"]),
+                quality={m: float(row["quality"][m]) for m in models},
+                cost_usd={m: float(row["cost_usd"][m]) for m in models},
+                group=str(row.get("group", "")),
+            )
+        )
+    return ReplayDataset(
+        name=str(header.get("name", path.stem)),
+        records=records,
+        models=models,
+        reference_model=str(header["reference_model"]),
+        graded=bool(header.get("graded", False)),
+        notes=list(header.get("notes", [])),
+    )
+
+
 LOADERS: dict[str, Callable[[Path], ReplayDataset]] = {
     "routerbench": load_routerbench,
     "mmlu": load_mmlu,

@@ -1,0 +1,110 @@
+"""The replay evaluator on a fixture whose right answer is known.
+
+tests/fixtures/replay_two_patterns.jsonl: 120 code prompts the cheap model always gets right
+and 120 math prompts it always gets wrong; the strong model gets everything right and costs
+100 times more. Learning from feedback alone must send code to the cheap model and keep math
+on the strong one.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from shared.replay import cli
+from shared.replay.datasets import load_jsonl
+from shared.replay.metrics import segment
+from shared.replay.records import replay_catalog
+from shared.replay.simulate import ReplayConfig, Replayer, split
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "replay_two_patterns.jsonl"
+EVALDATA = Path(__file__).resolve().parents[3] / "shared" / "evaldata"
+
+
+@pytest.fixture
+def dataset():
+    return load_jsonl(FIXTURE)
+
+
+def run(dataset, **changes):
+    config = ReplayConfig(retrain_every=10, exploration=0.2, passes=2, **changes)
+    catalog = replay_catalog(dataset, config.max_tokens)
+    stream, holdout = split(dataset, config)
+    replayer = Replayer(dataset, catalog, config)
+    steps = replayer.run(stream)
+    return replayer, catalog, steps, replayer.evaluate(holdout)
+
+
+def test_fixture_loads(dataset) -> None:
+    assert dataset.models == ("cheap", "strong")
+    assert len(dataset.records) == 240
+    assert {r.group for r in dataset.records} == {"code", "math"}
+
+
+def test_replay_catalog_follows_the_datasets_prices(dataset) -> None:
+    catalog = replay_catalog(dataset, 512)
+    cheap, strong = catalog.get("cheap"), catalog.get("strong")
+    assert cheap.input_per_mtok < strong.input_per_mtok
+    assert catalog.baseline().id == "strong"
+    # Only the reference model starts above the default floor: a cold start uses it.
+    assert strong.prior_quality("code") > 0.8 > cheap.prior_quality("code")
+
+
+def test_split_is_seeded_and_the_holdout_is_never_streamed(dataset) -> None:
+    config = ReplayConfig(seed=3, holdout=0.25, passes=2)
+    stream, holdout = split(dataset, config)
+    assert len(holdout) == 60 and len(stream) == 2 * 180
+    assert not {r.uid for r in holdout} & {r.uid for r in stream}
+    again, _ = split(dataset, config)
+    assert [r.uid for r in again] == [r.uid for r in stream]
+
+
+def test_learned_policy_converges(dataset) -> None:
+    replayer, catalog, steps, evaluated = run(dataset)
+    overrides = replayer.learner.overrides
+    assert overrides["code"].model == "cheap"
+    assert "math" not in overrides or overrides["math"].model == "strong"
+    after = segment(evaluated, dataset, catalog, seed=0)
+    assert after["quality_vs_best"] == 1.0  # math stays on the strong model
+    assert after["cost_vs_best"] < 0.6  # code moved to the 100x cheaper one
+    assert after["per_pattern"]["code"]["model_share"] == {"cheap": 1.0}
+    online = segment(steps, dataset, catalog, seed=0)
+    assert online["explored_share"] == pytest.approx(0.2, abs=0.06)
+    assert online["oracle"]["quality"] == 1.0
+
+
+def test_replay_is_deterministic(dataset) -> None:
+    first = [s.model for s in run(dataset, seed=7)[2]]
+    second = [s.model for s in run(dataset, seed=7)[2]]
+    assert first == second
+
+
+def test_cli_writes_json_and_plot(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "replay"
+    code = cli.main(
+        ["--dataset", "jsonl", "--records", str(FIXTURE), "--out", str(out), "--retrain-every", "10",
+         "--exploration", "0.2", "--seed", "1", "--quiet"]
+    )  # fmt: skip
+    assert code == 0
+    result = json.loads((out / "result.json").read_text())
+    assert 0 < result["quality_vs_best"] <= 1.0
+    assert 0 < result["cost_vs_best"] <= 1.0
+    assert result["after_learning"]["quality_vs_best"] == 1.0
+    assert result["learning_curve"]
+    assert (out / "cost_quality.png").stat().st_size > 0
+
+
+def test_cli_rejects_missing_records(tmp_path: Path) -> None:
+    assert cli.main(["--dataset", "jsonl", "--out", str(tmp_path)]) == 2
+
+
+@pytest.mark.skipif(not (EVALDATA / "routellm" / "mt_bench").exists(), reason="evaldata not present")
+def test_mt_bench_adapter() -> None:
+    from shared.replay.datasets import load_mt_bench
+
+    data = load_mt_bench(EVALDATA)
+    assert data.graded
+    assert 140 <= len(data.records) <= 160  # 80 questions x 2 turns, minus contaminated ones
+    assert all(0 <= q <= 1 for r in data.records for q in r.quality.values())
+    assert data.feedback(1.0) == (5, None) and data.feedback(0.6) == (3, None)
