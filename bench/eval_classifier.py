@@ -67,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
         per_file[(name, got.pattern == expected)] += 1
         per_category[(category, got.pattern == expected)] += 1
         if args.show_errors and got.pattern != expected:
-            print(f"[{category} -> {expected}] got {got.pattern} {got.signals[:3]}: {prompt[:90]!r}")
+            print(
+                f"[{category} -> {expected}] got {got.pattern} {got.signals[:3]}: {prompt[:90]!r}"
+            )
     total = sum(confusion.values())
     right = sum(n for (e, g), n in confusion.items() if e == g)
     print(f"accuracy: {right}/{total} = {right / total:.1%}")

@@ -2,13 +2,21 @@
 
 Weights: 3 = a task verb or a word that on its own names the task ("summarize", "haiku");
 2 = a strong topic word ("python", "equation"); 1 = a hint that needs company ("function",
-"script", "story" are also ordinary English). Words are matched as whole tokens, phrases as
-regular expressions with word boundaries, both on lower-cased text.
+"script", "story" are also ordinary English).
+
+Matching is on whole tokens of the lower-cased text with punctuation turned into spaces, so
+"capital" never matches "api". Rules are of four kinds, chosen for speed: plain C-level
+substring tests on the space-joined tokens (`Lit`), two word sets within a few words of each
+other (`Near`), a regular expression on the raw text run only when a cheap gate passes (`Raw`),
+and a regular expression on the first words of each sentence (`Start`).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import product
 
 # A specific task beats the topic it is about when scores tie.
 TIE_ORDER = (
@@ -28,8 +36,7 @@ _LANGUAGES = (
     "russian arabic hindi dutch swedish norwegian danish finnish polish turkish greek hebrew "
     "latin vietnamese thai indonesian ukrainian czech persian swahili"
 )
-_LANGUAGE_ALT = "|".join(_LANGUAGES.split())
-_PROGRAMMING = r"python|javascript|typescript|java|c\+\+|c#|golang|go|rust|ruby|php|sql|bash|shell"
+_PROGRAMMING = "python javascript typescript java c++ c# golang go rust ruby php sql bash shell"
 
 _BY_PATTERN: dict[str, dict[float, str]] = {
     "code": {
@@ -39,7 +46,7 @@ _BY_PATTERN: dict[str, dict[float, str]] = {
         "powershell api apis sdk algorithm algorithms recursion recursive array arrays "
         "functions boolean strings loop loops coding programming programmer bug bugs "
         "exception runtime syntax dataframe pandas numpy docker kubernetes git github npm "
-        "frontend backend endpoint linter",
+        "frontend backend endpoint linter hashmap",
         1: "code function method variable program software database query website app script "
         "stack queue hash pointer null implement implementation",
     },
@@ -112,130 +119,168 @@ def _words() -> dict[str, tuple[tuple[str, float], ...]]:
 WORDS = _words()
 
 
-def _phrase(
-    pattern: str, weight: float, name: str, *alternatives: str
-) -> tuple[str, str, float, str]:
-    return "|".join(alternatives), pattern, weight, name
+def _expand(*parts: str) -> tuple[str, ...]:
+    """Phrases from alternatives: _expand("take on|assume", "the role") -> 2 phrases."""
+    return tuple(" ".join(words) for words in product(*(p.split("|") for p in parts)))
 
 
-# (regex, pattern, weight, signal name). Phrases carry meaning single words cannot. The
-# classifier compiles them with re.MULTILINE: "^" is the start of any line.
-# fmt: off
-PHRASES: tuple[tuple[str, str, float, str], ...] = (
-    _phrase(
-        "code", 3, "code-syntax",
-        r"```",
-        r"^\s*(?:def|class|import|from \S+ import|#include|public static|const|let|var) ",
-    ),
-    _phrase("code", 1, "code-punctuation", r"[;{}]\s*$", r"==|!=|=>|\+\+", r"\w\(\)"),
-    _phrase(
-        "code", 2, "language-artifact",
-        rf"\b(?:{_PROGRAMMING}) (?:script|program|code|function|class|file)\b",
-    ),
-    _phrase(
-        "code", 3, "build-software",
-        r"\b(?:write|create|implement|build|develop|generate|fix|optimi[sz]e)\b(?: \S+){0,4} "
-        r"(?:function|program|class|method|code|api|query|regex|website|module|algorithm|app)\b",
-    ),
-    _phrase(
-        "code", 2, "cs-term",
-        r"\b(?:linked list|binary (?:search )?tree|hash ?map|data structure)",
-        r"\b(?:dynamic programming|time complexity|space complexity|unit tests?)\b",
-        r"\bo\([a-z0-9 ^*+log]+\)",
-    ),
-    _phrase(
-        "math", 2, "expression",
-        r"\d\s*[-+*/\u00d7\u00f7^]\s*\d",  # 3 + 4, 6 x 7 written with the times sign
-        r"\b\d*[a-z]\^\d",
-        r"\bf\([a-z0-9]\)",
-        r"\b\d*[a-z] ?[=<>] ?-?\d",
-    ),
-    _phrase("math", 1, "money-amount", r"\$ ?\d"),
-    _phrase("math", 2, "how-many", r"\bhow (?:many|much)\b"),
-    _phrase("math", 2, "point", r"\(\s*-?\d+(?:\.\d+)?\s*,\s*-?\d+(?:\.\d+)?\s*\)"),
-    _phrase("math", 2, "math-phrase", r"\bsquare root\b", r"\bword problem\b"),
-    _phrase(
-        "creative", 4, "roleplay",
-        r"\b(?:act|acting|behave) as\b",
-        r"\b(?:take on|assume|embrace|play) the (?:role|persona)\b",
-    ),
-    _phrase(
-        "creative", 3, "in-character",
-        r"\b(?:yourself|you) as an? \b", r"\bpretend to be\b", r"^as an? [a-z]+(?: [a-z]+)?,",
-    ),
-    _phrase(
-        "creative", 3, "write-prose",
-        r"\b(?:write|compose|draft|craft|create|structure|construct)\b(?: \S+){0,4} "
-        r"(?:email|letter|paragraph|essay|article|review|post|story|poem|speech|announcement|"
-        r"script|headline|description|bio|proposal|toast|invitation|newsletter|slogan)\b",
-    ),
-    _phrase(
-        "creative", 3, "fiction",
-        r"\bshort story\b", r"\bin the style of\b", r"\bonce upon a time\b",
-    ),
-    _phrase("creative", 2, "you-are", r"\byou are an? \b"),
-    _phrase("analysis", 2, "what-if", r"\bwhat if\b"),
-    _phrase("analysis", 2, "differences", r"\bdifferences? between\b", r"\bcompared (?:to|with)\b"),
-    _phrase("analysis", 1, "should", r"\b(?:should|would) (?:we|i|they|it)\b"),
-    _phrase(
-        "analysis", 2, "reasoning",
-        r"\brelationship between\b", r"\btrue, false,? or\b", r"\bbased on (?:the|these)\b",
-    ),
-    _phrase(
-        "factual", 2, "wh-question",
-        r"(?:^|[.?!] )what (?:is|was|were|does)\b",
-        r"(?:^|[.?!] )(?:who|when|where) (?:is|are|was|were|did|does)\b",
-    ),
-    _phrase("factual", 1, "explain", r"\bexplain\b(?! (?:your|why|how you))", r"^what are\b"),
-    _phrase(
-        "factual", 2, "how-it-works",
-        r"^how (?:does|do) \S+(?: \S+){0,4} work\b",
-        r"\b(?:explain|describe|outline) (?:the )?"
-        r"(?:process|concept|basics|principles?|mechanism|theory|stages)\b",
-    ),
-    _phrase(
-        "factual", 2, "quiz-question",
-        r"\bwhich of the following\b", r"\btell me about\b", r"\bwhat does \S+ mean\b",
-    ),
-    _phrase("factual", 1, "choices", r"^\s*\(?[a-d][).]\s"),
-    _phrase(
-        "summarization", 2, "condense",
-        r"\b(?:key|main) (?:points|takeaways|ideas)\b",
-        r"\bin (?:one|a few|two|three) sentences?\b",
-    ),
-    _phrase("summarization", 3, "tldr", r"\btl;?dr\b"),
-    _phrase("translation", 2, "to-language", rf"\b(?:into|to|in) (?:{_LANGUAGE_ALT})\b"),
-    _phrase("translation", 3, "how-to-say", r"\bhow do (?:you|i) say\b"),
-    _phrase("extraction", 3, "entities", r"\bnamed entit(?:y|ies)\b", r"\bkey[- ]value\b"),
-    _phrase(
-        "extraction", 3, "structured-output",
-        r"\b(?:list|find) all\b",
-        r"\b(?:as|in|into) (?:json|csv|a table|yaml)\b",
-        r"\b(?:output|return|present|format|generate)\b(?: \S+){0,5} (?:json|csv|yaml|table)\b",
-    ),
-    _phrase(
-        "extraction", 2, "label-or-count",
-        r"\bon a scale of\b",
-        r"\bcount (?:how many|the (?:number|occurrences))\b",
-        r"\bassign (?:them|each)\b",
-    ),
-    _phrase(
-        "extraction", 1, "given-text",
-        r"\b(?:the|these) (?:following|given|presented|provided|below|above) (?:texts?|passage|"
-        r"paragraph|article|data|documents?|records|reviews|sentences|information)\b",
-    ),
-    _phrase(
-        "extraction", 2, "from-text",
-        r"\bfrom the (?:following|given|above|provided|attached) (?:text|passage|paragraph|"
-        r"article|data|document|records|reviews|sentences|email)",
-    ),
-    _phrase(
-        "general", 2, "advice",
-        r"^(?:how (?:can|do|should) i|what are (?:some|the best) ways)\b",
-        r"\b(?:effective|best|good) (?:ways?|strategies|tips|practices|habits)\b",
-    ),
-)
-# fmt: on
+def needle(phrase: str) -> str:
+    """What to look for in " w1 w2 ... wn ": a trailing "*" makes the last token a prefix."""
+    return f" {phrase[:-1]}" if phrase.endswith("*") else f" {phrase} "
+
+
+@dataclass(frozen=True, slots=True)
+class Lit:
+    """Any of these token sequences, unless one of `unless` is there too.
+
+    `gate` holds one word of every phrase (its longest, usually its rarest): when none is a
+    token of the text, no phrase can match and the substring tests are skipped.
+    """
+
+    pattern: str
+    weight: float
+    name: str
+    needles: tuple[str, ...]
+    gate: frozenset[str]
+    unless: tuple[str, ...] = ()
+
+
+def _lit(
+    pattern: str, weight: float, name: str, phrases: Sequence[str], unless: Sequence[str] = ()
+) -> Lit:
+    gate = frozenset(max(p.rstrip("*").split(), key=len) for p in phrases)
+    return Lit(pattern, weight, name, tuple(map(needle, phrases)), gate, tuple(map(needle, unless)))
+
+
+@dataclass(frozen=True, slots=True)
+class Near:
+    """A word of `first` followed, within `gap` words, by a word of `second`."""
+
+    pattern: str
+    weight: float
+    name: str
+    first: frozenset[str]
+    second: frozenset[str]
+    gap: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Raw:
+    """Any `needle` in the raw text, or a match of `regex` on it.
+
+    Tried only when the text holds one character of each set in `chars` and, when `words` is
+    set, one of those words: cheap gates that spare the regular expressions most prompts.
+    """
+
+    pattern: str
+    weight: float
+    name: str
+    needles: tuple[str, ...] = ()
+    regex: re.Pattern[str] | None = None
+    chars: tuple[frozenset[str], ...] = ()
+    words: frozenset[str] = frozenset()
+
+
+_DIGITS = frozenset("0123456789")
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """A regex on the opening of a sentence (its first ~80 characters) starting with `first`."""
+
+    pattern: str
+    weight: float
+    name: str
+    first: frozenset[str]
+    regex: re.Pattern[str]
+
+
+def _set(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+Rule = Lit | Near | Raw | Start
+
+RULES: tuple[Rule, ...] = (
+    Raw("code", 3, "code-fence", needles=("```",), chars=(frozenset("`"),)),
+    Raw("code", 3, "code-line", words=_set("def class import #include public const let var"),
+        regex=re.compile(r"(?m)^[ \t]*(?:def|class|import|from \S+ import|#include|public static|"
+                         r"const|let|var) ")),
+    Raw("code", 1, "code-punctuation", needles=("==", "!=", "=>", "++", "()", ";\n", "{\n", "}\n"),
+        chars=(frozenset("=!+(;{}"),)),
+    Near("code", 2, "language-artifact", _set(_PROGRAMMING),
+         _set("script program code function class file")),
+    Near("code", 3, "build-software",
+         _set("write create implement build develop generate fix optimize optimise"),
+         _set("function program class method code api query regex website module algorithm app"),
+         gap=4),
+    _lit("code", 2, "cs-term", _expand("linked list|binary tree|binary search tree|hash map|"
+        "data structure|data structures|dynamic programming|time complexity|space complexity|"
+        "unit test|unit tests")),
+    Raw("code", 2, "big-o", regex=re.compile(r"o\([a-z0-9 ^*+log]+\)"), words=_set("o")),
+    Raw("math", 2, "expression", regex=re.compile(r"\d\s*[-+*/\u00d7\u00f7^]\s*\d"),
+        chars=(frozenset("+-*/^\u00d7\u00f7"), _DIGITS)),
+    Raw("math", 2, "algebra", regex=re.compile(r"[a-z]\^\d|f\([a-z0-9]\)|[a-z] ?[=<>] ?-?\d"),
+        chars=(frozenset("^(=<>"), _DIGITS)),
+    Raw("math", 1, "money-amount", regex=re.compile(r"\$ ?\d"), chars=(frozenset("$"), _DIGITS)),
+    Raw("math", 2, "point", regex=re.compile(r"\(\s*-?\d+(?:\.\d+)?\s*,\s*-?\d"),
+        chars=(frozenset("("), frozenset(","), _DIGITS)),
+    _lit("math", 2, "how-many", ("how many", "how much")),
+    _lit("math", 2, "math-phrase", ("square root", "word problem")),
+    _lit("creative", 4, "roleplay", [
+        *_expand("act|acting|behave", "as"),
+        *_expand("take on|assume|embrace|play", "the", "role|persona"),
+    ]),
+    _lit("creative", 3, "in-character", [*_expand("yourself|you", "as", "a|an"), "pretend to be"]),
+    Start("creative", 3, "as-a-role", _set("as"), re.compile(r"^as an? [a-z]+(?: [a-z]+)?,")),
+    Near("creative", 3, "write-prose", _set("write compose draft craft create structure construct"),
+         _set("email letter paragraph essay article review post story poem speech announcement "
+              "script headline description bio proposal toast invitation newsletter slogan"),
+         gap=4),
+    _lit("creative", 3, "fiction", ("short story", "in the style of", "once upon a time")),
+    _lit("creative", 2, "you-are", ("you are a", "you are an")),
+    _lit("analysis", 2, "what-if", ("what if",)),
+    _lit("analysis", 2, "differences", [*_expand("difference|differences", "between"),
+                                        "compared to", "compared with"]),
+    _lit("analysis", 1, "should", _expand("should|would", "we|i|they|it")),
+    _lit("analysis", 2, "reasoning", ("relationship between", "true false or", "based on the",
+        "based on these")),
+    Start("factual", 2, "wh-question", _set("what who when where"), re.compile(
+        r"^(?:what (?:is|was|were|does)|(?:who|when|where) (?:is|are|was|were|did|does))\b")),
+    Start("factual", 1, "what-are", _set("what"), re.compile(r"^what are\b")),
+    _lit("factual", 1, "explain", ("explain",), unless=_expand("explain", "your|why|how you")),
+    Start("factual", 2, "how-it-works", _set("how"),
+          re.compile(r"^how (?:does|do) \S+(?: \S+){0,4} work\b")),
+    Near("factual", 2, "explain-the", _set("explain describe outline"),
+         _set("process concept basics principle principles mechanism theory stages"), gap=1),
+    _lit("factual", 2, "quiz-question", ("which of the following", "tell me about")),
+    Start("factual", 2, "what-does-mean", _set("what"), re.compile(r"^what does \S+ mean\b")),
+    Raw("factual", 1, "choices", needles=("\na) ", "\nb) ", "\n(a) ", "\na. ", "\nb. "),
+        chars=(frozenset(")."),)),
+    _lit("summarization", 2, "condense", [
+        *_expand("key|main", "points|takeaways|ideas"),
+        *_expand("in", "one|a few|two|three", "sentence|sentences"),
+    ]),
+    _lit("summarization", 3, "tldr", ("tl dr",)),
+    Near("translation", 2, "to-language", _set("into to in"), _set(_LANGUAGES)),
+    _lit("translation", 3, "how-to-say", ("how do you say", "how do i say")),
+    _lit("extraction", 3, "entities", ("named entity", "named entities", "key value")),
+    _lit("extraction", 3, "structured-output", [*_expand("list|find", "all"),
+                                                *_expand("as|in|into", "json|csv|yaml|a table")]),
+    Near("extraction", 2, "format-as", _set("output return present format generate"),
+         _set("json csv yaml table"), gap=5),
+    _lit("extraction", 2, "label-or-count", ("on a scale of", "count how many", "count the number",
+        "count the occurrences", "assign them", "assign each")),
+    Near("extraction", 1, "given-text", _set("following given presented provided below above"),
+         _set("text texts passage paragraph article data document documents records reviews "
+              "sentences information")),
+    _lit("extraction", 2, "from-text",
+         _expand("from the", "following|given|above|provided|attached")),
+    Start("general", 2, "how-do-i", _set("how what"), re.compile(
+        r"^(?:how (?:can|do|should) i|what are (?:some|the best) ways)\b")),
+    _lit("general", 2, "advice", _expand("effective|best|good",
+                                        "way|ways|strategies|tips|practices|habits")),
+)  # fmt: skip
 
 # The opening verb of the prompt (after "please", "can you", ...) names the task.
 LEAD_VERBS: dict[str, str] = {
@@ -261,32 +306,18 @@ LEAD_VERBS: dict[str, str] = {
     **dict.fromkeys(("define",), "factual"),
 }
 
-# Complexity cues: (regex on lower-cased text, name).
-RIGOUR: tuple[tuple[re.Pattern[str], str], ...] = (
-    (
-        re.compile(
-            r"\b(?:must|must not|should not|without using|at least|at most|no more than|"
-            r"fewer than|exactly|only use)\b"
-        ),
-        "constraints",
-    ),
-    (
-        re.compile(
-            r"\b(?:step[- ]by[- ]step|explain your reasoning|justify|prove|rigorous\w*|"
-            r"in detail|detailed|comprehensive|thorough\w*)\b"
-        ),
-        "depth",
-    ),
-    (
-        re.compile(
-            r"\b(?:trade-?offs?|optimi[sz]\w+|edge cases?|scalab\w+|concurren\w+|"
-            r"thread-safe|distributed)\b"
-        ),
-        "engineering",
-    ),
-)
-LIST_ITEM_RE = re.compile(r"(?m)^\s*(?:\d+[.)]|[-*•])\s+\S")
-MULTI_STEP_RE = re.compile(
-    r"\b(?:step[- ]by[- ]step|prove|proof|optimi[sz]e|complexity|edge cases?|dynamic programming|"
-    r"recursion|system design|concurren\w+|multi-step|derive)\b"
-)
+# Complexity cues, as phrases (a trailing "*" is a prefix): name -> needles.
+_RIGOUR: dict[str, tuple[str, ...]] = {
+    "constraints": ("must", "should not", "without using", "at least", "at most", "no more than",
+                    "fewer than", "exactly", "only use"),
+    "depth": ("step by step", "explain your reasoning", "justify", "prove", "rigorous*",
+              "in detail", "detailed", "comprehensive", "thorough*"),
+    "engineering": ("trade off*", "tradeoff*", "optimiz*", "optimis*", "edge case*", "scalab*",
+                    "concurren*", "thread safe", "distributed"),
+}  # fmt: skip
+_MULTI_STEP: tuple[str, ...] = (
+    "step by step", "prove", "proof", "optimiz*", "optimis*", "complexity", "edge case*",
+    "dynamic programming", "recursion", "system design", "concurren*", "multi step", "derive",
+)  # fmt: skip
+RIGOUR = {name: tuple(map(needle, phrases)) for name, phrases in _RIGOUR.items()}
+MULTI_STEP = tuple(map(needle, _MULTI_STEP))

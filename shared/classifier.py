@@ -1,15 +1,18 @@
 """Prompt classification: which kind of work a prompt asks for (pattern) and how hard it looks.
 
 Rules, not a model: every decision is explainable from `Classification.signals`, costs tens of
-microseconds and needs no download. The rules look at whole words and short phrases, never at
-raw substrings, so "capital" does not contain "api" and "classify these emails" is not code.
+microseconds for a typical prompt and needs no download. Rules see whole tokens and token
+sequences, never raw substrings, so "capital" does not contain "api" and "classify these
+emails" is not code. Measured in docs/classifier.md (bench/eval_classifier.py).
 
 How a pattern is chosen:
-- Each pattern has a lexicon of words and phrases with weights. A *task verb* ("summarize",
-  "translate", "extract", "implement") says what to do and weighs more than a *topic word*
-  ("python", "equation"), which only says what the prompt is about; so "summarize this python
-  file" is summarization, while "write a python function" is code.
-- The instruction's opening verb gets a bonus: prompts state their task first.
+- Each pattern has words and phrases with weights (`shared._lexicon`). A *task verb*
+  ("summarize", "translate", "implement") says what to do and weighs more than a *topic word*
+  ("python", "equation"), which only says what the prompt is about.
+- A task verb opening a sentence gets a bonus: prompts state their task first. When the very
+  first words ask to summarize or extract, what follows is material to work on, and its topic
+  words count half ("summarize this python file" is summarization; "write a python function
+  that summarizes" is code).
 - The last user message decides; earlier turns and the system prompt count half, so that a
   follow-up such as "now make it shorter" keeps the conversation's pattern.
 - Below a minimum score the prompt is `general`; ties go to the more specific task.
@@ -18,7 +21,8 @@ How a pattern is chosen:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+import string
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from schemas.messages import ChatMessage
@@ -26,26 +30,53 @@ from shared import _lexicon as lex
 from shared.catalog import COMPLEXITIES, PATTERNS
 
 # Long prompts put the instruction at the start or the end; the middle is pasted material.
-# Reading only these parts keeps the cost per prompt bounded whatever its length.
-_HEAD_CHARS = 3000
-_TAIL_CHARS = 1000
+# Reading only these parts bounds the cost per prompt whatever its length.
+_HEAD_CHARS = 2000
+_TAIL_CHARS = 600
+_LEAD_CHARS = 600  # task verbs are looked for in the sentences starting here
 _CONTEXT_WEIGHT = 0.5  # earlier turns and the system prompt
 _LEAD_BONUS = 2.0
 _MIN_SCORE = 2.0  # below this nothing specific was asked: `general`
-_MANY_QUANTITIES = 3
-# Tasks performed on supplied material; when one opens the prompt the material's topic is
-# discounted. Translation is not one: "translate this to Python" is about code.
+_MANY_QUANTITIES = 3  # word problems state several numbers; prose rarely does
+# Tasks performed on supplied material. Translation is not one: "translate this to Python"
+# is about code.
 _MATERIAL_TASKS = frozenset({"summarization", "extraction"})
 _MATERIAL_DISCOUNT = 0.5
 
-_TOKEN_RE = re.compile(r"[a-z][a-z0-9+#']*|\d+(?:[.,]\d+)?")
-_SENTENCE_START_RE = re.compile(r"(?:^|[.!?:\n]\s*)([a-z]+)(?:\s+([a-z]+))?(?:\s+([a-z]+))?")
-# Multiline: "^" anchors a line (a code line, a question on its own line), not only the text.
-_PHRASES = [(re.compile(rx, re.M), pat, weight, name) for rx, pat, weight, name in lex.PHRASES]
-# Politeness and modal openers are skipped to find the task verb ("could you please translate").
+# Punctuation becomes space; "+", "#" and "'" stay inside tokens (c++, c#, don't).
+_TO_SPACE = str.maketrans({c: " " for c in string.punctuation if c not in "+#'"})
+_SENTENCES = re.compile(r"[.!?:;\n]+")
 _OPENERS = frozenset({"please", "can", "could", "would", "will", "you", "kindly", "now", "then"})
-# Earlier patterns win ties: a specific task beats the topic it is about.
 _PRIORITY = {p: i for i, p in enumerate(lex.TIE_ORDER)}
+
+
+def _rule_index() -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]]:
+    """Rules by a word they need, so that a prompt only tries the rules its words allow."""
+    by_word: dict[str, list[int]] = {}
+    always = []
+    for index, rule in enumerate(lex.RULES):
+        if isinstance(rule, lex.Lit):
+            words: frozenset[str] = rule.gate
+        elif isinstance(rule, lex.Raw):
+            words = rule.words
+        elif isinstance(rule, lex.Near):
+            words = rule.second  # the objects ("json", "french") are rarer than the verbs
+        else:
+            words = rule.first
+        if words:
+            for word in words:
+                by_word.setdefault(word, []).append(index)
+        else:
+            always.append(index)
+    return {w: tuple(i) for w, i in by_word.items()}, tuple(always)
+
+
+_BY_WORD, _ALWAYS = _rule_index()
+# Sets, not dicts: frozenset.intersection(dict) walks the whole dict; two sets walk the smaller.
+_LEXICON_WORDS = frozenset(lex.WORDS)
+_WORD_HITS = {w: tuple((p, wt, f"{p}:{w}") for p, wt in hits) for w, hits in lex.WORDS.items()}
+_RULE_KEYS = tuple(f"{rule.pattern}:{rule.name}" for rule in lex.RULES)
+_RULE_WORDS = frozenset(_BY_WORD)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,85 +88,141 @@ class Classification:
     signals: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class _Text:
+    """One text prepared once for every rule: raw lower-cased, tokens, joined tokens."""
+
+    raw: str
+    words: list[str]
+    tokens: frozenset[str]
+    joined: str  # " w1 w2 ... wn ": token sequences are matched as substrings of this
+    chars: frozenset[str]
+
+    @classmethod
+    def of(cls, text: str) -> _Text:
+        if len(text) > _HEAD_CHARS + _TAIL_CHARS:
+            text = text[:_HEAD_CHARS] + "\n" + text[-_TAIL_CHARS:]
+        raw = text.lower()
+        words = raw.translate(_TO_SPACE).split()
+        return cls(raw, words, frozenset(words), " " + " ".join(words) + " ", frozenset(raw))
+
+    def openings(self) -> Iterator[tuple[int, str]]:
+        """(offset, first ~80 characters) of each sentence in the head of the text."""
+        offset = 0
+        for sentence in _SENTENCES.split(self.raw[:_LEAD_CHARS]):
+            stripped = sentence.strip()
+            if stripped:
+                yield offset, stripped[:80]
+            offset += len(sentence) + 1
+
+
 def classify(messages: Sequence[ChatMessage] | str) -> Classification:
     """Classify a prompt (plain text, or chat messages of which the last user turn leads)."""
-    if isinstance(messages, str):
-        main, context = messages, ""
-    else:
-        main, context = _split_turns(messages)
+    main, context = (messages, "") if isinstance(messages, str) else _split_turns(messages)
     scores: dict[str, float] = {}
     signals: dict[str, float] = {}
-    _score(main.lower(), 1.0, scores, signals, lead=True)
+    text = _Text.of(main)
+    _score(text, 1.0, scores, signals, lead=True)
     if context:
-        _score(context.lower(), _CONTEXT_WEIGHT, scores, signals, lead=False)
+        _score(_Text.of(context), _CONTEXT_WEIGHT, scores, signals, lead=False)
     pattern = _best(scores)
-    complexity, why = _complexity(main, context, pattern)
+    complexity, why = _complexity(text, main, pattern)
     ordered = sorted(signals, key=lambda s: -signals[s])
     return Classification(pattern, complexity, (*ordered[:6], *why))
 
 
 def _split_turns(messages: Sequence[ChatMessage]) -> tuple[str, str]:
-    last_user = next(
-        (i for i in range(len(messages) - 1, -1, -1) if messages[i].role == "user"), -1
-    )
-    if last_user < 0:
+    users = [i for i, m in enumerate(messages) if m.role == "user"]
+    if not users:
         return "\n".join(m.content for m in messages), ""
-    context = "\n".join(
-        m.content for i, m in enumerate(messages) if i != last_user and m.role != "assistant"
-    )
-    return messages[last_user].content, context
-
-
-def _clip(text: str) -> str:
-    if len(text) <= _HEAD_CHARS + _TAIL_CHARS:
-        return text
-    return text[:_HEAD_CHARS] + "\n" + text[-_TAIL_CHARS:]
+    last = users[-1]
+    earlier = (m.content for i, m in enumerate(messages) if i != last and m.role != "assistant")
+    return messages[last].content, "\n".join(earlier)
 
 
 def _add(
-    scores: dict[str, float], signals: dict[str, float], pattern: str, w: float, name: str
+    scores: dict[str, float], signals: dict[str, float], pattern: str, weight: float, key: str
 ) -> None:
-    scores[pattern] = scores.get(pattern, 0.0) + w
-    signals[f"{pattern}:{name}"] = max(signals.get(f"{pattern}:{name}", 0.0), w)
+    """Count `weight` for `pattern`, remembering the signal `key` ("pattern:rule") that fired."""
+    scores[pattern] = scores.get(pattern, 0.0) + weight
+    if signals.get(key, 0.0) < weight:
+        signals[key] = weight
 
 
 def _score(
-    text: str, scale: float, scores: dict[str, float], signals: dict[str, float], *, lead: bool
+    text: _Text, scale: float, scores: dict[str, float], signals: dict[str, float], *, lead: bool
 ) -> None:
-    text = _clip(text)
-    # Each word or phrase counts once: a long prompt repeating "function" is no more "code".
-    tokens = set(_TOKEN_RE.findall(text))
-    for word in tokens.intersection(lex.WORDS):
-        for pattern, weight in lex.WORDS[word]:
-            _add(scores, signals, pattern, weight * scale, word)
-    # Word problems state several quantities; prose rarely does.
-    quantities = sum(1 for t in tokens if t[0].isdigit())
+    # Each word or rule counts once: a long prompt repeating "function" is no more "code".
+    for word in text.tokens & _LEXICON_WORDS:
+        for pattern, weight, key in _WORD_HITS[word]:
+            _add(scores, signals, pattern, weight * scale, key)
+    quantities = len([t for t in text.tokens if t[0].isdigit()])
     if quantities >= _MANY_QUANTITIES:
-        _add(scores, signals, "math", 2 * scale, f"quantities:{quantities}")
-    for regex, pattern, weight, name in _PHRASES:
-        if regex.search(text):
-            _add(scores, signals, pattern, weight * scale, name)
+        _add(scores, signals, "math", 2 * scale, f"math:quantities:{quantities}")
+    openings = list(text.openings())
+    candidates = set(_ALWAYS)
+    for word in text.tokens & _RULE_WORDS:
+        candidates.update(_BY_WORD[word])
+    for index in sorted(candidates):
+        rule = lex.RULES[index]
+        if _fires(rule, text, openings):
+            _add(scores, signals, rule.pattern, rule.weight * scale, _RULE_KEYS[index])
     if lead:
-        for position, pattern, verb in _lead_verbs(text):
-            _add(scores, signals, pattern, _LEAD_BONUS * scale, f"lead:{verb}")
-            if position == 0 and pattern in _MATERIAL_TASKS:
-                # "Summarize this python file": what follows the verb is material to work
-                # on, so its topic words count half against the task that opens the prompt.
-                for other in scores:
-                    if other != pattern:
-                        scores[other] *= _MATERIAL_DISCOUNT
+        _lead(openings, scale, scores, signals)
 
 
-def _lead_verbs(text: str) -> Iterable[tuple[int, str, str]]:
-    """(position, pattern, verb) of task verbs opening the prompt or one of its first sentences."""
+def _fires(rule: lex.Rule, text: _Text, openings: list[tuple[int, str]]) -> bool:
+    # Plain loops rather than any(<generator>): this runs for every candidate rule of every
+    # prompt, and a generator costs more than the substring tests it wraps.
+    if isinstance(rule, lex.Lit):
+        return _has_any(text.joined, rule.needles) and not _has_any(text.joined, rule.unless)
+    if isinstance(rule, lex.Raw):
+        for chars in rule.chars:
+            if chars.isdisjoint(text.chars):
+                return False
+        if _has_any(text.raw, rule.needles):
+            return True
+        return rule.regex is not None and rule.regex.search(text.raw) is not None
+    if isinstance(rule, lex.Near):
+        if rule.first.isdisjoint(text.tokens):
+            return False
+        words, span = text.words, rule.gap + 2
+        for i, word in enumerate(words):
+            if word in rule.first and not rule.second.isdisjoint(words[i + 1 : i + span]):
+                return True
+        return False
+    for _, opening in openings:
+        if opening.split(" ", 1)[0] in rule.first and rule.regex.search(opening):
+            return True
+    return False
+
+
+def _has_any(haystack: str, needles: Sequence[str]) -> bool:
+    for needle in needles:  # noqa: SIM110 - a loop is faster than any(<generator>) here
+        if needle in haystack:
+            return True
+    return False
+
+
+def _lead(
+    openings: list[tuple[int, str]],
+    scale: float,
+    scores: dict[str, float],
+    signals: dict[str, float],
+) -> None:
+    """Bonus for task verbs that open a sentence; discount material after an opening task."""
     seen: set[str] = set()
-    for match in _SENTENCE_START_RE.finditer(text, 0, 600):
-        words = [w for w in match.groups() if w]
-        verb = next((w for w in words if w not in _OPENERS), "")
-        pattern = lex.LEAD_VERBS.get(verb)
-        if pattern and pattern not in seen:
-            seen.add(pattern)
-            yield match.start(), pattern, verb
+    for offset, opening in openings:
+        verb = next((w for w in opening.split()[:3] if w not in _OPENERS), "")
+        pattern = lex.LEAD_VERBS.get(verb.strip(string.punctuation))
+        if not pattern or pattern in seen:
+            continue
+        seen.add(pattern)
+        _add(scores, signals, pattern, _LEAD_BONUS * scale, f"{pattern}:lead:{verb}")
+        if offset == 0 and pattern in _MATERIAL_TASKS:
+            for other in scores:
+                if other != pattern:
+                    scores[other] *= _MATERIAL_DISCOUNT
 
 
 def _best(scores: dict[str, float]) -> str:
@@ -145,31 +232,41 @@ def _best(scores: dict[str, float]) -> str:
     return pattern if scores[pattern] >= _MIN_SCORE else "general"
 
 
-def _complexity(main: str, context: str, pattern: str) -> tuple[str, tuple[str, ...]]:
+def _complexity(text: _Text, main: str, pattern: str) -> tuple[str, tuple[str, ...]]:
     """low / medium / high from length, the number of asks and constraints, and hard topics.
 
-    Points: length (0 under ~40 tokens, 1 up to ~300, 2 up to ~1000, 3 beyond), +1 for several
-    questions or a numbered list of asks, +1 per kind of explicit constraint or rigour cue (up to
-    2), +1 for code or math that is usually multi-step. 0-1 is low, 2-3 medium, 4+ high.
+    Points: length of the last turn (0 under 160 characters, 1 under 1,200, 2 under 4,000,
+    3 beyond); +1 for three or more questions or listed asks; +1 per kind of explicit
+    constraint or rigour cue (at most 2); +1 for code or math that is usually multi-step.
+    0-1 is low, 2-3 medium, 4 or more high.
     """
-    text = _clip(main + "\n" + context if context else main)
-    lowered = text.lower()
-    chars = len(main) + len(context)
+    chars = len(main)
     points = 0 if chars < 160 else 1 if chars < 1200 else 2 if chars < 4000 else 3
     why = [f"length:{chars}"]
-    asks = lowered.count("?") + len(lex.LIST_ITEM_RE.findall(text))
+    asks = text.raw.count("?")
+    if asks < 3 and "\n" in main:
+        asks += sum(map(_is_list_item, main[:4000].splitlines()))
     if asks >= 3:
         points += 1
         why.append("asks:several")
-    cues = {name for regex, name in lex.RIGOUR if regex.search(lowered)}
+    cues = [name for name, needles in lex.RIGOUR.items() if _has_any(text.joined, needles)]
     if cues:
         points += min(2, len(cues))
-        why.extend(f"rigour:{c}" for c in sorted(cues))
-    if pattern in ("code", "math") and lex.MULTI_STEP_RE.search(lowered):
+        why.extend(f"rigour:{c}" for c in cues)
+    if pattern in ("code", "math") and _has_any(text.joined, lex.MULTI_STEP):
         points += 1
         why.append("multi-step")
     level = COMPLEXITIES[0] if points <= 1 else COMPLEXITIES[1] if points <= 3 else COMPLEXITIES[2]
     return level, tuple(why)
 
 
-assert set(lex.TIE_ORDER) == set(PATTERNS), "every pattern needs a tie-break rank"
+def _is_list_item(line: str) -> bool:
+    head = line.lstrip()[:4]
+    if head[:1] in ("-", "*", "\u2022"):
+        return head[1:2] == " "
+    digits = len(head) - len(head.lstrip("0123456789"))
+    return 0 < digits < len(head) and head[digits] in ".)"
+
+
+if set(lex.TIE_ORDER) != set(PATTERNS):  # a catalog pattern without a tie-break rank
+    raise RuntimeError("shared._lexicon.TIE_ORDER must list every catalog pattern")

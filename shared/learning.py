@@ -138,15 +138,16 @@ class SelectionRule:
     value_per_good_usd: float | None = None
     z: float = 1.96
 
-    def score(self, spec: ModelSpec, stats: ModelStats | None, z: float | None = None) -> float:
-        z = self.z if z is None else z
+    def score(self, spec: ModelSpec, stats: ModelStats | None) -> float:
+        """Pessimistic: what the evidence guarantees (lower bound), net of cost in value mode."""
         samples, good = (stats.samples, stats.good) if stats else (0, 0)
-        lower = wilson_lower_bound(good, samples, z)
+        lower = wilson_lower_bound(good, samples, self.z)
         if self.value_per_good_usd is None:
             return lower
         return lower * self.value_per_good_usd - expected_cost(spec, stats)
 
     def optimistic(self, spec: ModelSpec, stats: ModelStats | None, z: float) -> float:
+        """What the evidence still allows (upper bound at `z`), net of cost in value mode."""
         samples, good = (stats.samples, stats.good) if stats else (0, 0)
         upper = wilson_upper_bound(good, samples, z)
         if self.value_per_good_usd is None:
@@ -296,19 +297,22 @@ class OverrideDiff:
 
 
 def diff_overrides(old: Sequence[Override], new: Sequence[Override]) -> OverrideDiff:
-    """Compare two override sets by key. A key whose model or confidence level moved is changed;
-    fresh evidence for the same decision (new counts, same model and level) is unchanged."""
+    """Compare two override sets key by key.
+
+    A key whose model or confidence level moved is `changed`; fresh evidence for the same
+    decision (new counts, same model and level) is `unchanged`, so that a retrain which learns
+    nothing new does not publish a new version.
+    """
     before = {o.pattern: o for o in old}
     after = {o.pattern: o for o in new}
-    diff = OverrideDiff(
-        added=[after[k] for k in sorted(after.keys() - before.keys())],
-        removed=[before[k] for k in sorted(before.keys() - after.keys())],
-    )
-    unchanged = 0
+    changed = []
     for key in sorted(before.keys() & after.keys()):
         a, b = before[key], after[key]
-        if (a.model, a.provider, a.confidence_level) == (b.model, b.provider, b.confidence_level):
-            unchanged += 1
-        else:
-            diff.changed.append(OverrideChange(key, a, b))
-    return OverrideDiff(diff.added, diff.changed, diff.removed, unchanged)
+        if (a.model, a.provider, a.confidence_level) != (b.model, b.provider, b.confidence_level):
+            changed.append(OverrideChange(key, a, b))
+    return OverrideDiff(
+        added=[after[k] for k in sorted(after.keys() - before.keys())],
+        changed=changed,
+        removed=[before[k] for k in sorted(before.keys() - after.keys())],
+        unchanged=len(before.keys() & after.keys()) - len(changed),
+    )

@@ -52,7 +52,10 @@ ADOPT_PENDING = """
 WITH moved AS (DELETE FROM pending_feedback WHERE request_id = ANY($1::uuid[]) RETURNING *)
 INSERT INTO production_feedback (request_id, quality_score, is_correct, comment, api_key_id,
                                  created_at, updated_at)
-SELECT request_id, quality_score, is_correct, comment, api_key_id, received_at, now() FROM moved
+SELECT m.request_id, m.quality_score, m.is_correct, m.comment, m.api_key_id, m.received_at, now()
+FROM moved m JOIN routing_requests r USING (request_id)
+-- Feedback parked under another client's key is dropped here, never attached to this request.
+WHERE m.api_key_id IS NULL OR m.api_key_id IS NOT DISTINCT FROM r.api_key_id
 ON CONFLICT (request_id) DO NOTHING
 """
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 from statistics import fmean
 from typing import Any
 
@@ -123,12 +124,14 @@ def learning_curve(
     """Quality and cost per window of the stream, against the reference model on its prompts."""
     if not steps:
         return []
-    size = max(1, len(steps) // windows)
+    count = min(windows, len(steps))
+    # Near-equal windows that cover every step: no tiny, noisy last window.
+    bounds = [round(i * len(steps) / count) for i in range(count + 1)]
     ref = dataset.reference_model
     curve = []
     cum_q = cum_c = cum_rq = cum_rc = 0.0
-    for start in range(0, len(steps), size):
-        window = steps[start : start + size]
+    for start, end in pairwise(bounds):
+        window = steps[start:end]
         q = sum(s.quality for s in window)
         c = sum(s.cost_usd for s in window)
         rq = sum(s.record.quality[ref] for s in window)
@@ -136,7 +139,7 @@ def learning_curve(
         cum_q, cum_c, cum_rq, cum_rc = cum_q + q, cum_c + c, cum_rq + rq, cum_rc + rc
         curve.append(
             {
-                "end": start + len(window),
+                "end": end,
                 "quality_vs_best": _ratio(q, rq),
                 "cost_vs_best": _ratio(c, rc),
                 "cumulative_quality_vs_best": _ratio(cum_q, cum_rq),

@@ -152,11 +152,11 @@ def plot(result: dict[str, Any], path: Path) -> None:
         )
     left.axhline(GOAL_QUALITY, color="tab:red", lw=0.6, ls=":")
     left.axvline(GOAL_COST, color="tab:red", lw=0.6, ls=":")
-    left.set_xscale("symlog", linthresh=0.01)
+    left.set_xscale("log")
     left.set_xlabel("cost / best single model's cost")
     left.set_ylabel("quality / best single model's quality")
     left.set_title(f"{result['dataset']}: cost vs quality")
-    left.legend(fontsize=7, loc="lower right")
+    left.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3)
     curve = result["learning_curve"]
     xs = [p["end"] for p in curve]
     right.plot(xs, [p["quality_vs_best"] for p in curve], label="quality / best (window)")

@@ -34,7 +34,7 @@ class ReplayConfig:
 
     seed: int = 0
     retrain_every: int = 50
-    exploration: float = 0.1
+    exploration: float = 0.2
     holdout: float = 0.3
     passes: int = 1
     limit: int | None = None

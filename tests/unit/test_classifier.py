@@ -21,9 +21,15 @@ from shared.classifier import Classification, classify
         ("Compare the pros and cons of nuclear and solar power.", "analysis"),
         ("What if the printing press had never been invented?", "analysis"),
         ("Who was the first president of the United States?", "factual"),
-        ("Summarize the following article in three sentences: The council met on Monday ...", "summarization"),
+        (
+            "Summarize the following article in three sentences: The council met on Monday ...",
+            "summarization",
+        ),
         ("Translate 'good morning, how are you?' into French.", "translation"),
-        ("Extract every person and company named in this text and return them as JSON.", "extraction"),
+        (
+            "Extract every person and company named in this text and return them as JSON.",
+            "extraction",
+        ),
         ("Hi! Any tips for sleeping better?", "general"),
     ],
 )
@@ -39,7 +45,9 @@ def test_capital_is_not_api() -> None:
 
 
 def test_classifying_emails_is_not_code() -> None:
-    result = classify("Classify these emails as spam or not spam: 1) You won a prize 2) Meeting at 3")
+    result = classify(
+        "Classify these emails as spam or not spam: 1) You won a prize 2) Meeting at 3"
+    )
     assert result.pattern == "extraction"
 
 
@@ -54,7 +62,12 @@ def test_writing_code_that_summarizes_is_code() -> None:
 
 
 def test_translating_code_between_languages_is_not_translation() -> None:
-    assert classify("Implement this JavaScript function in Python: function f(x) { return x * 2; }").pattern == "code"
+    assert (
+        classify(
+            "Implement this JavaScript function in Python: function f(x) { return x * 2; }"
+        ).pattern
+        == "code"
+    )
 
 
 def test_last_user_turn_leads_and_context_counts() -> None:
@@ -86,7 +99,9 @@ def test_complexity_grows_with_size_and_demands() -> None:
     long = classify(
         "Design a distributed rate limiter in Go. It must be thread-safe, handle edge cases such "
         "as clock skew, and you should explain your reasoning step by step, with the trade-offs.\n"
-        + "\n".join(f"{i}. requirement number {i} about throughput and latency" for i in range(1, 8))
+        + "\n".join(
+            f"{i}. requirement number {i} about throughput and latency" for i in range(1, 8)
+        )
         + "\nAlso include unit tests and analyse the time complexity."
     )
     assert short.complexity == "low"

@@ -35,14 +35,23 @@ def spec(model_id: str, price: float, tier: str = "cheap") -> ModelSpec:
 def catalog() -> Catalog:
     return Catalog(
         default_premium_model="premium",
-        models=[spec("cheap", 0.1), spec("middle", 1.0, "middle"), spec("premium", 10.0, "premium")],
+        models=[
+            spec("cheap", 0.1),
+            spec("middle", 1.0, "middle"),
+            spec("premium", 10.0, "premium"),
+        ],
     )
 
 
 # Reference values computed by hand from the Wilson formula (z = 1.96).
 @pytest.mark.parametrize(
     ("good", "n", "lower", "upper"),
-    [(8, 10, 0.4902, 0.9433), (10, 10, 0.7225, 1.0), (50, 100, 0.4038, 0.5962), (0, 10, 0.0, 0.2775)],
+    [
+        (8, 10, 0.4902, 0.9433),
+        (10, 10, 0.7225, 1.0),
+        (50, 100, 0.4038, 0.5962),
+        (0, 10, 0.0, 0.2775),
+    ],
 )
 def test_wilson_matches_hand_computed(good: int, n: int, lower: float, upper: float) -> None:
     lo, hi = wilson_interval(good, n)
@@ -73,8 +82,14 @@ def test_good_outcome_definition() -> None:
 
 @pytest.mark.parametrize(
     ("bound", "samples", "level"),
-    [(0.8, 150, "high"), (0.75, 100, "high"), (0.8, 99, "medium"), (0.5, 20, "medium"),
-     (0.49, 500, "low"), (0.9, 19, "low")],
+    [
+        (0.8, 150, "high"),
+        (0.75, 100, "high"),
+        (0.8, 99, "medium"),
+        (0.5, 20, "medium"),
+        (0.49, 500, "low"),
+        (0.9, 19, "low"),
+    ],
 )
 def test_confidence_levels(bound: float, samples: int, level: str) -> None:
     assert confidence_level(bound, samples) == level
@@ -96,7 +111,9 @@ def test_cheapest_model_whose_bound_clears_the_threshold(catalog: Catalog) -> No
     assert chosen["math"].model == "premium"
 
 
-def test_no_override_when_nothing_qualifies_and_unknown_models_are_ignored(catalog: Catalog) -> None:
+def test_no_override_when_nothing_qualifies_and_unknown_models_are_ignored(
+    catalog: Catalog,
+) -> None:
     stats = [ModelStats("code", "cheap", 100, 40), ModelStats("code", "retired-model", 500, 500)]
     assert select_overrides(stats, catalog, 20, 0.7) == []
 
@@ -140,8 +157,14 @@ def test_route_key() -> None:
 
 def override(pattern: str, model: str, level: str = "high", bound: float = 0.9) -> Override:
     return Override(
-        pattern=pattern, model=model, provider="simulated", confidence_level=level,
-        confidence_bound=bound, sample_count=120, avg_quality=4.5, correct_rate=0.92,
+        pattern=pattern,
+        model=model,
+        provider="simulated",
+        confidence_level=level,
+        confidence_bound=bound,
+        sample_count=120,
+        avg_quality=4.5,
+        correct_rate=0.92,
     )
 
 

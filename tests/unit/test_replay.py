@@ -66,7 +66,9 @@ def test_learned_policy_converges(dataset) -> None:
     assert "math" not in overrides or overrides["math"].model == "strong"
     after = segment(evaluated, dataset, catalog, seed=0)
     assert after["quality_vs_best"] == 1.0  # math stays on the strong model
-    assert after["cost_vs_best"] < 0.6  # code moved to the 100x cheaper one
+    # Code moved to the 100x cheaper model: cost is the math share plus 1% of the code share.
+    math_share = sum(s.record.group == "math" for s in evaluated) / len(evaluated)
+    assert after["cost_vs_best"] == pytest.approx(math_share + 0.01 * (1 - math_share), abs=0.005)
     assert after["per_pattern"]["code"]["model_share"] == {"cheap": 1.0}
     online = segment(steps, dataset, catalog, seed=0)
     assert online["explored_share"] == pytest.approx(0.2, abs=0.06)
@@ -82,10 +84,8 @@ def test_replay_is_deterministic(dataset) -> None:
 def test_cli_writes_json_and_plot(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     out = tmp_path / "replay"
-    code = cli.main(
-        ["--dataset", "jsonl", "--records", str(FIXTURE), "--out", str(out), "--retrain-every", "10",
-         "--exploration", "0.2", "--seed", "1", "--quiet"]
-    )  # fmt: skip
+    args = ["--dataset", "jsonl", "--records", str(FIXTURE), "--out", str(out)]
+    code = cli.main([*args, "--retrain-every", "10", "--exploration", "0.2", "--quiet"])
     assert code == 0
     result = json.loads((out / "result.json").read_text())
     assert 0 < result["quality_vs_best"] <= 1.0
@@ -99,7 +99,9 @@ def test_cli_rejects_missing_records(tmp_path: Path) -> None:
     assert cli.main(["--dataset", "jsonl", "--out", str(tmp_path)]) == 2
 
 
-@pytest.mark.skipif(not (EVALDATA / "routellm" / "mt_bench").exists(), reason="evaldata not present")
+@pytest.mark.skipif(
+    not (EVALDATA / "routellm" / "mt_bench").exists(), reason="evaldata not present"
+)
 def test_mt_bench_adapter() -> None:
     from shared.replay.datasets import load_mt_bench
 
