@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             runs = []
             for seed in args.seeds:
                 config = ReplayConfig(
-                    seed=seed, passes=passes, value_per_good_usd=value,
+                    seed=seed, passes=passes, value_per_good_usd=value or None,
                     exploration=args.exploration, granularity=args.granularity,
                 )  # fmt: skip
                 runs.append(one(dataset, config))

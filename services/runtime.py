@@ -46,6 +46,9 @@ class Worker:
     async def after_start(self) -> None:
         """Runs once the broker consumes (schedulers, background loads)."""
 
+    async def before_stop(self) -> None:
+        """Stop consumers of our own (not FastStream's) and drain them. Runs first on stop."""
+
     async def on_stop(self) -> None:
         """Close resources. Runs after the broker drained in-flight messages."""
 
@@ -73,6 +76,7 @@ class Worker:
 
     async def stop(self) -> None:
         self._started = False
+        await self.before_stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

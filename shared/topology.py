@@ -51,13 +51,20 @@ class Topology:
     def dead_letters(self) -> RabbitExchange:
         return RabbitExchange(self.settings.name(DEAD_LETTER_EXCHANGE), type=ExchangeType.DIRECT)
 
-    def work_queue(self, base: str, routing_key: str | None = None) -> RabbitQueue:
-        """A durable quorum queue that dead-letters after `delivery_limit` deliveries."""
-        name = self.settings.name(base)
-        arguments: dict[str, Any] = {
+    def work_queue_arguments(self, name: str) -> dict[str, Any]:
+        """Declaration arguments of the work queue called `name` (already prefixed)."""
+        return {
+            "x-queue-type": "quorum",
             "x-delivery-limit": self.settings.delivery_limit,
             "x-dead-letter-exchange": self.settings.name(DEAD_LETTER_EXCHANGE),
             "x-dead-letter-routing-key": f"{name}.dead",
+        }
+
+    def work_queue(self, base: str, routing_key: str | None = None) -> RabbitQueue:
+        """A durable quorum queue that dead-letters after `delivery_limit` deliveries."""
+        name = self.settings.name(base)
+        arguments = {
+            k: v for k, v in self.work_queue_arguments(name).items() if k != "x-queue-type"
         }
         queue: RabbitQueue = RabbitQueue(  # type: ignore[call-overload]
             name,

@@ -33,11 +33,13 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> FastAPI:
         await state.broker.connect()
         await declare_all(state.broker, state.topology)
         await state.broker.start()
+        await state.rpc.start()
         app.state.ingress = state
         app.state.key_verifier = KeyVerifier(state)
         try:
             yield
         finally:
+            await state.rpc.stop()
             await state.broker.stop()
 
     app = FastAPI(

@@ -56,8 +56,9 @@ class IngressState:
         self.topology = Topology(settings)
         self.instance = instance_id("ingress")
         self.broker: RabbitBroker = make_broker(settings, prefetch=256)
-        self.rpc = RpcClient(self.broker, settings.name(f"ingress.replies.{self.instance}"))
-        self.rpc.attach()
+        self.rpc = RpcClient(
+            settings.rabbitmq_url, settings.name(f"ingress.replies.{self.instance}")
+        )
         self.heartbeats = HeartbeatBoard(settings.heartbeat_interval_s)
         self._watch_heartbeats()
 
@@ -81,6 +82,6 @@ class IngressState:
 
     async def broker_connected(self) -> bool:
         try:
-            return bool(await self.broker.ping(timeout=1.0))
+            return bool(await self.broker.ping(timeout=1.0)) and self.rpc.connected
         except Exception:
             return False

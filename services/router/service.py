@@ -7,6 +7,7 @@ import json
 import logging
 from typing import Any
 
+from aio_pika.abc import AbstractIncomingMessage
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import RabbitQueue
 from faststream.rabbit.annotations import RabbitMessage
@@ -19,9 +20,10 @@ from schemas.messages import (
     RouteRequest,
     RpcReply,
 )
+from services.router.consumer import DirectConsumer
 from services.router.engine import OverrideSet, RoutingEngine, decision_view
 from services.runtime import Worker
-from shared.bus import JSON, encode, incoming_correlation_id, make_broker, reply
+from shared.bus import encode, make_broker
 from shared.catalog import Catalog
 from shared.metrics import IN_FLIGHT, POISON_MESSAGES
 from shared.policy import NoCandidateError
@@ -46,85 +48,83 @@ class RouterService(Worker):
         super().__init__(settings, make_broker(settings, settings.router_prefetch))
         self.catalog = catalog
         self.engine = RoutingEngine(settings, catalog, {})
-        self.rpc = RpcClient(self.broker, settings.name(f"router.replies.{self.instance}"))
-        self.rpc.attach()
+        self.rpc = RpcClient(
+            settings.rabbitmq_url, settings.name(f"router.replies.{self.instance}")
+        )
         self.overrides_loaded = asyncio.Event()
-        self.in_flight = 0
+        self.consumer = DirectConsumer(settings, ROUTE_REQUESTS, settings.router_prefetch)
         self._register()
 
     async def on_start(self) -> None:
         self.engine.use_providers(build_providers(self.settings))
+        await self.rpc.start()
+
+    async def before_stop(self) -> None:
+        await self.consumer.stop(self.settings.request_deadline_s + 5)
+
+    def ready(self) -> bool:
+        return super().ready() and self.consumer.consuming
 
     async def on_stop(self) -> None:
+        await self.rpc.stop()
         await close_providers(self.engine.providers)
 
     async def after_start(self) -> None:
+        await self.consumer.start(self.on_route_request)
         self.spawn(self._load_current_overrides())
 
     def health_details(self) -> dict[str, Any]:
         return {
             "provider_status": self.engine.provider_status(),
             "overrides_version": self.engine.overrides.version,
-            "in_flight": self.in_flight,
+            "in_flight": self.consumer.in_flight,
         }
 
     def watched_queues(self) -> list[str]:
         return [self.settings.name(ROUTE_REQUESTS)]
 
+    async def on_route_request(self, message: AbstractIncomingMessage) -> None:
+        """One delivery of `route.requests`: answer it, record it, reply, ack."""
+        out = self.consumer
+        reply_to, correlation_id = message.reply_to, message.correlation_id
+        try:
+            request = RouteRequest.model_validate_json(message.body)
+        except ValidationError as exc:
+            error = ErrorReply(error_kind="invalid_message", error_message=validation_summary(exc))
+            await out.reply(reply_to, correlation_id, encode(error))
+            # Retrying cannot fix a malformed message: dead-letter it now.
+            await message.reject(requeue=False)
+            POISON_MESSAGES.labels(ROUTE_REQUESTS).inc()
+            log.warning("malformed route request dead-lettered")
+            return
+        if request.preview:
+            await out.reply(reply_to, correlation_id, encode(self._preview(request)))
+            await message.ack()
+            return
+        IN_FLIGHT.labels("router").inc()
+        try:
+            result, completed = await self.engine.handle(request)
+        finally:
+            IN_FLIGHT.labels("router").dec()
+        # The event is confirmed by the broker before the caller hears anything, so an
+        # answered request is always recorded.
+        await out.publish_event(encode(completed), ROUTE_COMPLETED_KEY, str(request.request_id))
+        await out.reply(reply_to, correlation_id, encode(result))
+        await message.ack()
+        log.info(
+            "request %s",
+            "answered" if result.ok else "failed",
+            extra={
+                "request_id": request.request_id,
+                "correlation_id": correlation_id,
+                "provider": result.provider,
+                "model": result.model,
+                "error_kind": result.error_kind,
+            },
+        )
+
     def _register(self) -> None:
         broker = self.broker
-        events = self.topology.events()
-
-        @broker.subscriber(
-            self.topology.route_requests(), no_reply=True, ack_policy=AckPolicy.NACK_ON_ERROR
-        )
-        async def on_route_request(msg: RabbitMessage) -> None:
-            reply_to = msg.raw_message.reply_to
-            correlation_id = incoming_correlation_id(msg.raw_message)
-            try:
-                request = RouteRequest.model_validate_json(msg.body)
-            except ValidationError as exc:
-                error = ErrorReply(
-                    error_kind="invalid_message", error_message=validation_summary(exc)
-                )
-                await reply(broker, reply_to, correlation_id, error)
-                # Retrying cannot fix a malformed message: dead-letter it now.
-                await msg.reject(requeue=False)
-                POISON_MESSAGES.labels(ROUTE_REQUESTS).inc()
-                log.warning("malformed route request dead-lettered")
-                return
-            if request.preview:
-                await reply(broker, reply_to, correlation_id, self._preview(request))
-                return
-            self.in_flight += 1
-            IN_FLIGHT.labels("router").inc()
-            try:
-                result, completed = await self.engine.handle(request)
-            finally:
-                self.in_flight -= 1
-                IN_FLIGHT.labels("router").dec()
-            # The event is confirmed by the broker before the caller hears anything, so an
-            # answered request is always recorded.
-            await broker.publish(
-                encode(completed),
-                exchange=events,
-                routing_key=ROUTE_COMPLETED_KEY,
-                persist=True,
-                content_type=JSON,
-                message_id=str(request.request_id),
-            )
-            await reply(broker, reply_to, correlation_id, result)
-            log.info(
-                "request %s",
-                "answered" if result.ok else "failed",
-                extra={
-                    "request_id": request.request_id,
-                    "correlation_id": correlation_id,
-                    "provider": result.provider,
-                    "model": result.model,
-                    "error_kind": result.error_kind,
-                },
-            )
 
         overrides_queue = RabbitQueue(
             self.settings.name(f"router.overrides.{self.instance}"),

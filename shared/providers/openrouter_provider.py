@@ -21,7 +21,6 @@ from shared.providers.common import (
     usage_or_estimate,
 )
 
-
 # Enough kept-alive connections for a router's whole prefetch window.
 _LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=256, keepalive_expiry=30)
 

@@ -46,8 +46,8 @@ def _csv_rows(path: Path) -> Iterator[dict[str, str]]:
 def load_routerbench(root: Path) -> ReplayDataset:
     """RouterBench 0-shot subset (ARC-Challenge, Winogrande, MBPP): 11 models, $ per prompt.
 
-    Train and test files are pooled (the replay draws its own holdout); repeated sample ids are
-    kept once; the 14 rows without an outcome for every model are dropped.
+    Train and test files are pooled (the replay draws its own holdout); a sample id is kept
+    once; the 28 rows lacking an outcome for some model are dropped.
     """
     folder = root / "routerbench_subset"
     records: list[ReplayRecord] = []

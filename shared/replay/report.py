@@ -94,62 +94,41 @@ def write_json(result: dict[str, Any], path: Path) -> None:
     path.write_text(json.dumps(result, indent=2, sort_keys=False) + "\n", encoding="utf-8")
 
 
+def _points(result: dict[str, Any]) -> list[tuple[str, float, float, str, str]]:
+    """(label, cost / best, quality / best, colour, marker) of every strategy worth plotting."""
+    online, after = result["online"], result.get("after_learning")
+    ref = online["reference"]
+    points = [
+        (name, online[name]["cost_usd"] / ref["cost_usd"], online[name]["quality"] / ref["quality"],
+         colour, marker)
+        for name, colour, marker in (("random", "tab:purple", "x"), ("oracle", "tab:green", "*"))
+    ]  # fmt: skip
+    points.append(("learned, online (whole run)", online["cost_vs_best"],
+                   online["quality_vs_best"], "tab:blue", "o"))  # fmt: skip
+    if after:
+        points.append(("learned, after learning (holdout)", after["cost_vs_best"],
+                       after["quality_vs_best"], "tab:red", "o"))  # fmt: skip
+    published = result.get("published", {}).get("cost_reduction_at_95pct", {})
+    if result["dataset"] in published:
+        reduction = published[result["dataset"]]
+        points.append(("RouteLLM best router (published)", 1 - reduction, 0.95, "black", "D"))
+    return points
+
+
 def plot(result: dict[str, Any], path: Path) -> None:
     """Cost vs quality (both relative to the best single model) and the learning curve."""
-    import matplotlib  # an optional extra, imported when plotting
+    import matplotlib  # an optional extra, imported only to plot
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.2))
     for model, point in result["single_models"].items():
-        left.scatter(point["cost_vs_best"], point["quality_vs_best"], color="grey", s=18)
-        left.annotate(
-            model.split("/")[-1], (point["cost_vs_best"], point["quality_vs_best"]), fontsize=7
-        )
-    online = result["online"]
-    marks = [
-        ("random", online["random"], "tab:purple", "x"),
-        ("oracle", online["oracle"], "tab:green", "*"),
-    ]
-    ref = online["reference"]
-    for label, part, colour, marker in marks:
-        left.scatter(
-            part["cost_usd"] / ref["cost_usd"],
-            part["quality"] / ref["quality"],
-            color=colour,
-            marker=marker,
-            s=70,
-            label=label,
-        )
-    left.scatter(
-        online["cost_vs_best"],
-        online["quality_vs_best"],
-        color="tab:blue",
-        s=70,
-        label="learned, online (whole run)",
-    )
-    after = result.get("after_learning")
-    if after:
-        left.scatter(
-            after["cost_vs_best"],
-            after["quality_vs_best"],
-            color="tab:red",
-            s=70,
-            label="learned, after learning (holdout)",
-        )
-    published = (
-        result.get("published", {}).get("cost_reduction_at_95pct", {}).get(result["dataset"])
-    )
-    if published is not None:
-        left.scatter(
-            1 - published,
-            0.95,
-            color="black",
-            marker="D",
-            s=50,
-            label="RouteLLM best router (published)",
-        )
+        xy = (point["cost_vs_best"], point["quality_vs_best"])
+        left.scatter(*xy, color="grey", s=18)
+        left.annotate(model.split("/")[-1], xy, fontsize=7)
+    for label, x, y, colour, marker in _points(result):
+        left.scatter(x, y, color=colour, marker=marker, s=70, label=label)
     left.axhline(GOAL_QUALITY, color="tab:red", lw=0.6, ls=":")
     left.axvline(GOAL_COST, color="tab:red", lw=0.6, ls=":")
     left.set_xscale("log")
@@ -159,17 +138,13 @@ def plot(result: dict[str, Any], path: Path) -> None:
     left.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3)
     curve = result["learning_curve"]
     xs = [p["end"] for p in curve]
-    right.plot(xs, [p["quality_vs_best"] for p in curve], label="quality / best (window)")
-    right.plot(xs, [p["cost_vs_best"] for p in curve], label="cost / best (window)")
-    right.plot(
-        xs,
-        [p["cumulative_quality_vs_best"] for p in curve],
-        ls="--",
-        label="quality / best (cumulative)",
-    )
-    right.plot(
-        xs, [p["cumulative_cost_vs_best"] for p in curve], ls="--", label="cost / best (cumulative)"
-    )
+    for key, label, style in (
+        ("quality_vs_best", "quality / best (window)", "-"),
+        ("cost_vs_best", "cost / best (window)", "-"),
+        ("cumulative_quality_vs_best", "quality / best (cumulative)", "--"),
+        ("cumulative_cost_vs_best", "cost / best (cumulative)", "--"),
+    ):
+        right.plot(xs, [p[key] for p in curve], ls=style, label=label)
     right.set_xlabel("requests streamed")
     right.set_title("learning curve")
     right.legend(fontsize=7)
