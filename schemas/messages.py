@@ -160,6 +160,8 @@ class OverridesPublished(Message):
 
     version: int
     overrides: list[Override]
+    # Per routing key, cheaper models exploration should still try (and only those).
+    trials: dict[str, list[str]] = Field(default_factory=dict)
     published_at: datetime = Field(default_factory=utcnow)
 
 

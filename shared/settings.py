@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     learner_window_days: int = Field(default=30, ge=1)
     learner_min_samples: int = Field(default=20, ge=1)
     learner_confidence_threshold: float = Field(default=0.7, gt=0, lt=1)
+    # Unset: the floor rule (cheapest model whose bound clears the threshold). Set: the value
+    # rule, best bound x value - cost, with this many USD as the worth of a good answer.
+    learner_value_per_good_usd: float | None = Field(default=None, gt=0)
 
     store_prompt_preview: bool = False
     heartbeat_interval_s: float = Field(default=5.0, gt=0)

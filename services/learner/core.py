@@ -48,7 +48,8 @@ class Learner:
 
     async def current(self) -> OverridesPublished:
         version, overrides = await store.active_overrides(self.pool)
-        return OverridesPublished(version=version, overrides=overrides)
+        trials = await store.current_trials(self.pool)
+        return OverridesPublished(version=version, overrides=overrides, trials=trials)
 
     async def retrain(
         self,
@@ -61,6 +62,7 @@ class Learner:
     ) -> dict[str, Any]:
         """Recompute overrides from feedback; write a new version unless `dry_run`."""
         params = {
+            "value_per_good_usd": self.settings.learner_value_per_good_usd,
             "min_samples": min_samples or self.settings.learner_min_samples,
             "confidence_threshold": confidence_threshold
             or self.settings.learner_confidence_threshold,
@@ -108,16 +110,31 @@ class Learner:
             for r in rows
             if self.catalog.has(r["model"])
         ]
+        value = self.settings.learner_value_per_good_usd
+        min_samples, threshold = params["min_samples"], params["confidence_threshold"]
         proposed = learning.select_overrides(
-            stats, self.catalog, params["min_samples"], params["confidence_threshold"]
+            stats, self.catalog, min_samples, threshold, value_per_good_usd=value
         )
+        trials = {
+            key: list(models)
+            for key, models in learning.select_trials(
+                stats, self.catalog, proposed, min_samples, threshold, value_per_good_usd=value
+            ).items()
+        }
         version, current = await store.active_overrides(conn)
         diff = _jsonable(learning.diff_overrides(current, proposed))
         evidence = [_jsonable(s) for s in stats]
-        base = {"params": params, "diff": diff, "evidence": evidence, "current_version": version}
+        base = {
+            "params": params,
+            "diff": diff,
+            "trials": trials,
+            "evidence": evidence,
+            "current_version": version,
+        }
         if dry_run:
             return {"status": "dry_run", "written": False, **base}
-        changed = _has_changes(diff)
+        # New trials alone also make a new version: routers must hear about them.
+        changed = _has_changes(diff) or trials != await store.current_trials(conn)
         async with conn.transaction():
             new_version = await store.next_version(conn) if changed else None
             if new_version is not None:
@@ -132,10 +149,11 @@ class Learner:
                 diff=diff,
                 started_at=started,
                 schedule_slot=schedule_slot,
+                trials=trials,
             )
         published = None
         if new_version is not None:
-            published = OverridesPublished(version=new_version, overrides=proposed)
+            published = OverridesPublished(version=new_version, overrides=proposed, trials=trials)
         log.info("retrain run %s: %s", run_id, "new version" if changed else "no change")
         return {
             "status": "applied" if changed else "unchanged",
@@ -158,6 +176,7 @@ class Learner:
                     return {"status": "not_found", "detail": f"no applied version {version}"}
                 _, current = await store.active_overrides(conn)
                 diff = _jsonable(learning.diff_overrides(current, old))
+                trials = await store.version_trials(conn, version)
                 async with conn.transaction():
                     new_version = await store.next_version(conn)
                     await store.write_version(conn, new_version, old)
@@ -170,10 +189,11 @@ class Learner:
                         params={"restored_version": version},
                         diff=diff,
                         started_at=started,
+                        trials=trials,
                     )
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", RETRAIN_LOCK_KEY)
-        await self.publish(OverridesPublished(version=new_version, overrides=old))
+        await self.publish(OverridesPublished(version=new_version, overrides=old, trials=trials))
         return {
             "status": "restored",
             "version": new_version,

@@ -46,6 +46,22 @@ async def active_overrides(conn: asyncpg.Connection | asyncpg.Pool) -> tuple[int
     return int(version or 0), overrides
 
 
+async def current_trials(conn: asyncpg.Connection | asyncpg.Pool) -> dict[str, list[str]]:
+    """The trials of the latest real run (they are recomputed by every retrain)."""
+    value = await conn.fetchval(
+        """SELECT trials FROM learning_runs
+           WHERE NOT dry_run AND status IN ('applied', 'unchanged') ORDER BY id DESC LIMIT 1"""
+    )
+    return dict(value or {})
+
+
+async def version_trials(conn: asyncpg.Connection, version: int) -> dict[str, list[str]]:
+    value = await conn.fetchval(
+        "SELECT trials FROM learning_runs WHERE version = $1 ORDER BY id DESC LIMIT 1", version
+    )
+    return dict(value or {})
+
+
 async def write_version(conn: asyncpg.Connection, version: int, overrides: list[Override]) -> None:
     """Deactivate the current set and insert `overrides` as `version`, active. Caller holds a tx."""
     await conn.execute("UPDATE learning_overrides SET is_active = false WHERE is_active")
@@ -102,11 +118,12 @@ async def record_run(
     diff: dict[str, Any],
     started_at: datetime,
     schedule_slot: str | None = None,
+    trials: dict[str, list[str]] | None = None,
 ) -> int:
     run_id = await conn.fetchval(
         """INSERT INTO learning_runs (started_at, finished_at, trigger, dry_run, status, version,
-               params, diff, schedule_slot)
-           VALUES ($1, now(), $2, $3, $4, $5, $6, $7, $8) RETURNING id""",
+               params, diff, schedule_slot, trials)
+           VALUES ($1, now(), $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id""",
         started_at,
         trigger,
         dry_run,
@@ -115,6 +132,7 @@ async def record_run(
         json.loads(json.dumps(params, default=str)),
         json.loads(json.dumps(diff, default=str)),
         schedule_slot,
+        trials or {},
     )
     return int(run_id)
 

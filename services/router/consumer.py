@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 
 import aio_pika
 from aio_pika.abc import (
+    AbstractChannel,
     AbstractExchange,
     AbstractIncomingMessage,
     AbstractQueue,
@@ -40,6 +41,7 @@ class DirectConsumer:
         self._prefetch = prefetch
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractRobustChannel | None = None
+        self._reply_channel: AbstractChannel | None = None
         self._queue: AbstractQueue | None = None
         self._events: AbstractExchange | None = None
         self._consumer_tag: str | None = None
@@ -69,6 +71,9 @@ class DirectConsumer:
         self._channel = channel
         await channel.set_qos(prefetch_count=self._prefetch)
         self._events = await channel.get_exchange(self._settings.name(EVENTS_EXCHANGE))
+        # Replies go out unconfirmed: the caller hears them or times out either way; only the
+        # completion event, which must never be lost, waits for the broker's confirm.
+        self._reply_channel = await self._connection.channel(publisher_confirms=False)
         arguments = Topology(self._settings).work_queue_arguments(self._queue_name)
         self._queue = await channel.declare_queue(
             self._queue_name, durable=True, arguments=arguments
@@ -106,7 +111,7 @@ class DirectConsumer:
             )
         if self._connection is not None:
             await self._connection.close()
-        self._connection = self._channel = None
+        self._connection = self._channel = self._reply_channel = None
 
     async def publish_event(self, body: bytes, routing_key: str, message_id: str) -> None:
         """Publish on the events exchange and wait for the broker's confirm."""
@@ -123,9 +128,9 @@ class DirectConsumer:
 
     async def reply(self, reply_to: str | None, correlation_id: str | None, body: bytes) -> None:
         """Answer on the caller's queue; a caller without reply_to gets nothing."""
-        if not reply_to or self._channel is None:
+        if not reply_to or self._reply_channel is None:
             return
-        await self._channel.default_exchange.publish(
+        await self._reply_channel.default_exchange.publish(
             aio_pika.Message(body, content_type=JSON, correlation_id=correlation_id),
             routing_key=reply_to,
             mandatory=False,  # a reply queue that vanished (caller gone) is not our failure

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +36,7 @@ class OverrideSet:
 
     version: int | None = None
     by_pattern: Mapping[str, Override] = field(default_factory=dict)
+    trials: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 def decision_view(decision: Decision, request_id: str) -> dict[str, Any]:
@@ -118,6 +119,7 @@ class RoutingEngine:
             constraints=request.constraints,
             overrides=overrides.by_pattern,
             overrides_version=overrides.version,
+            trials=overrides.trials,
         )
 
     def provider_status(self) -> list[dict[str, Any]]:

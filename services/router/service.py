@@ -156,7 +156,9 @@ class RouterService(Worker):
 
     def _install(self, published: OverridesPublished) -> None:
         new = OverrideSet(
-            version=published.version, by_pattern={o.pattern: o for o in published.overrides}
+            version=published.version,
+            by_pattern={o.pattern: o for o in published.overrides},
+            trials=published.trials,
         )
         if self.engine.swap_overrides(new):
             log.info("overrides version %s installed (%d)", new.version, len(new.by_pattern))
