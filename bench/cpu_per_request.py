@@ -75,16 +75,32 @@ def main() -> int:
     groups = _processes()
     # Postgres forks a backend per connection: re-read its pids after the run too.
     before = {name: _ticks(pids) for name, pids in groups.items()}
-    out = subprocess.run(  # noqa: S603
-        [sys.executable, str(HARNESS), "--url", args.url, "--body", args.body,
-         "-c", str(args.concurrency), "-d", str(args.duration), "--jsonl", "/dev/stdout"],
-        capture_output=True, text=True, check=True,
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(HARNESS),
+            "--url",
+            args.url,
+            "--body",
+            args.body,
+            "-c",
+            str(args.concurrency),
+            "-d",
+            str(args.duration),
+            "--jsonl",
+            "/dev/stdout",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     after = {name: _ticks(pids) for name, pids in groups.items()}
     record = json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
     ok = max(1, record["ok"])
-    print(f"c={args.concurrency}: {record['rps']:.1f} req/s, p50 {record['p50_ms']:.1f} ms, "
-          f"p99 {record['p99_ms']:.1f} ms, {record['non2xx'] + record['socket_errors']} errors")
+    print(
+        f"c={args.concurrency}: {record['rps']:.1f} req/s, p50 {record['p50_ms']:.1f} ms, "
+        f"p99 {record['p99_ms']:.1f} ms, {record['non2xx'] + record['socket_errors']} errors"
+    )
     total = 0.0
     for name in sorted(groups):
         ms = (after[name] - before[name]) * 1000 / TICK / ok
