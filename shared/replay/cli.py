@@ -8,6 +8,7 @@ Writes DIR/result.json and DIR/cost_quality.png, prints a short summary. See doc
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -72,6 +73,13 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one replay; 0 on success, 2 on bad arguments or unreadable data."""
     args = _parser().parse_args(argv)
+    missing = [name for name in ("matplotlib", "tqdm") if importlib.util.find_spec(name) is None]
+    if missing:
+        print(
+            f"optimizer replay needs {', '.join(missing)}: pip install -e '.[replay]'",
+            file=sys.stderr,
+        )
+        return 2
     config = ReplayConfig(
         seed=args.seed,
         retrain_every=max(1, args.retrain_every),
