@@ -8,9 +8,7 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
-from pydantic import ValidationError
-
-from shared.settings import get_settings
+from shared.settings import settings_for
 
 SERVICES = ("ingress", "router", "feedback", "learner")
 
@@ -55,20 +53,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return keys_main(argv[1:])
     args = _parser().parse_args(argv)
-    try:
-        settings = get_settings()
-        wanted = {"up": SERVICES, "serve": getattr(args, "services", ())}.get(
-            args.command, ("migrate",)
-        )
-        settings.require_for(wanted)
-    except ValidationError as exc:
-        # Messages and field names only: pydantic's own text quotes the input, keys included.
-        for error in exc.errors(include_input=False, include_url=False):
-            field = ".".join(str(p) for p in error["loc"]).upper() or "settings"
-            print(f"Configuration error: {field}: {error['msg']}", file=sys.stderr)
-        return 2
-    except ValueError as exc:
-        print(f"Configuration error: {exc}", file=sys.stderr)
+    wanted = {"up": SERVICES, "serve": getattr(args, "services", ())}.get(
+        args.command, ("migrate",)
+    )
+    settings = settings_for(wanted)
+    if settings is None:
         return 2
     if args.command == "migrate":
         from shared.migrate import main as migrate_main

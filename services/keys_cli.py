@@ -17,10 +17,9 @@ import sys
 from typing import Any
 
 import asyncpg
-from pydantic import ValidationError
 
 from services.feedback import access_store
-from shared.settings import get_settings
+from shared.settings import settings_for
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -101,17 +100,8 @@ async def _run(args: argparse.Namespace, database_url: str) -> int:
 def main(argv: list[str]) -> int:
     """Entry point of `optimizer keys ...`."""
     args = _parser().parse_args(argv)
-    try:
-        settings = get_settings()
-        settings.require_for(("migrate",))  # the same database access as migrations
-    except ValidationError as exc:
-        # Field names and reasons only: pydantic's own text quotes the input, secrets included.
-        for error in exc.errors(include_input=False, include_url=False):
-            field = ".".join(str(p) for p in error["loc"]).upper() or "settings"
-            print(f"Configuration error: {field}: {error['msg']}", file=sys.stderr)
-        return 2
-    except ValueError as exc:
-        print(f"Configuration error: {exc}", file=sys.stderr)
+    settings = settings_for(("migrate",))  # the same database access as migrations
+    if settings is None:
         return 2
     try:
         return asyncio.run(_run(args, settings.database_url))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Values people paste from examples; they must never reach a provider in production.
@@ -191,3 +192,20 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
     return Settings()
+
+
+def settings_for(services: Iterable[str]) -> Settings | None:
+    """The settings, checked for these services; None after printing why (for CLI commands)."""
+    try:
+        settings = get_settings()
+        settings.require_for(services)
+    except ValidationError as exc:
+        # Field names and reasons only: pydantic's own text quotes the input, secrets included.
+        for error in exc.errors(include_input=False, include_url=False):
+            field = ".".join(str(p) for p in error["loc"]).upper() or "settings"
+            print(f"Configuration error: {field}: {error['msg']}", file=sys.stderr)
+        return None
+    except ValueError as exc:
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        return None
+    return settings
