@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from schemas.messages import LearnerCommand, QueryCommand
 from services.ingress.bus_calls import ingress, rpc_json
+from services.ingress.errors import ApiError
 from shared.topology import FEEDBACK_QUERIES, LEARNER_COMMANDS
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -60,7 +61,10 @@ async def restore(
     version: int = Query(ge=1, le=2_147_483_647),  # an integer column
 ) -> dict[str, Any]:
     """Make an earlier version of the overrides current again (as a new version)."""
-    return await _learner(request, LearnerCommand(action="restore", version=version))
+    result = await _learner(request, LearnerCommand(action="restore", version=version))
+    if result.get("status") == "not_found":
+        raise ApiError(404, "unknown_version", str(result.get("detail")))
+    return result
 
 
 @router.get("/learning/runs")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -19,7 +20,17 @@ from shared.replay.records import ReplayRecord, replay_catalog
 from shared.replay.report import build, plot, write_json
 from shared.replay.simulate import ReplayConfig, Replayer, split
 
-DEFAULT_EVALDATA = Path(__file__).resolve().parents[3] / "shared" / "evaldata"
+
+def _default_evaldata() -> Path:
+    """EVALDATA_DIR, else `shared/evaldata` beside the checkout (the team's layout)."""
+    if os.environ.get("EVALDATA_DIR"):
+        return Path(os.environ["EVALDATA_DIR"])
+    beside = Path(__file__).resolve().parents[3] / "shared" / "evaldata"
+    team = Path("/work/shared/evaldata")  # a clone made elsewhere on a team machine
+    return beside if beside.exists() or not team.exists() else team
+
+
+DEFAULT_EVALDATA = _default_evaldata()
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -109,6 +109,19 @@ async def test_loop_good_feedback_creates_override_both_routers_follow_bad_remov
     )
     assert active == 0
 
+    # Restoring the version that had the override brings it back, as a new version.
+    async with system.client() as client:
+        restored = await client.post("/admin/learning/restore", params={"version": version})
+        assert restored.status_code == 200, restored.text
+        body = restored.json()
+        assert body["status"] == "restored" and body["restored_from"] == version
+        await _wait_version(routers, body["version"])
+        again = await _route(client, f"{CODE_PROMPT} Restored.")
+        assert again["model"] == CHEAP and again["override_version"] == body["version"]
+        missing = await client.post("/admin/learning/restore", params={"version": 999999})
+        assert missing.status_code == 404
+        assert missing.json()["error"]["type"] == "unknown_version"
+
 
 async def test_dry_run_writes_nothing(system: RunningSystem, db: asyncpg.Pool) -> None:
     counts = (

@@ -18,7 +18,7 @@ from shared.replay.records import replay_catalog
 from shared.replay.simulate import ReplayConfig, Replayer, split
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "replay_two_patterns.jsonl"
-EVALDATA = Path(__file__).resolve().parents[3] / "shared" / "evaldata"
+EVALDATA = cli.DEFAULT_EVALDATA
 
 
 @pytest.fixture
