@@ -7,6 +7,15 @@ export ROOT_DIR
 
 info() { printf '%s\n' "$*"; }
 
+# Where startup.sh keeps the local run's pid file and log, and shutdown.sh finds them.
+# Call after load_env, so that OPTIMIZER_RUN_DIR from .env counts.
+# shellcheck disable=SC2034  # set for the scripts that source this file
+set_run_files() {
+    RUN_DIR="${OPTIMIZER_RUN_DIR:-$ROOT_DIR/.run}"
+    PID_FILE="$RUN_DIR/optimizer.pid"
+    LOG_FILE="$RUN_DIR/optimizer.log"
+}
+
 # Prints the comment block at the top of script $1 (its usage).
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$1"; }
 warn() { printf 'warning: %s\n' "$*" >&2; }

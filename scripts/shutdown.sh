@@ -33,8 +33,7 @@ while [[ $# -gt 0 ]]; do
 done
 
 SHUTDOWN_TIMEOUT_S="${SHUTDOWN_TIMEOUT_S:-45}"
-RUN_DIR="${OPTIMIZER_RUN_DIR:-$ROOT_DIR/.run}"
-PID_FILE="$RUN_DIR/optimizer.pid"
+set_run_files
 
 # Returns 0 when it stopped a process, 1 when none was running.
 stop_local() {

@@ -32,10 +32,8 @@ done
 
 INGRESS_PORT="${INGRESS_PORT:-8000}"
 STARTUP_TIMEOUT_S="${STARTUP_TIMEOUT_S:-60}"
-RUN_DIR="${OPTIMIZER_RUN_DIR:-$ROOT_DIR/.run}"
+set_run_files
 DEV_KEY_FILE="$RUN_DIR/dev-admin.key"
-PID_FILE="$RUN_DIR/optimizer.pid"
-LOG_FILE="$RUN_DIR/optimizer.log"
 BASE_URL="http://127.0.0.1:${INGRESS_PORT}"
 
 if [[ "$MODE" == auto ]]; then

@@ -12,10 +12,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from faststream.rabbit import RabbitBroker, RabbitQueue
+from faststream.rabbit.annotations import RabbitMessage
+from pydantic import BaseModel, ValidationError
 
-from schemas.messages import ServiceHeartbeat
-from shared.bus import JSON, encode
-from shared.metrics import QUEUE_CONSUMERS, QUEUE_DEPTH
+from schemas.messages import ErrorReply, ServiceHeartbeat
+from shared.bus import JSON, encode, incoming_correlation_id, reply, validation_summary
+from shared.metrics import POISON_MESSAGES, QUEUE_CONSUMERS, QUEUE_DEPTH
 from shared.settings import Settings
 from shared.topology import HEARTBEAT_KEY, Topology, declare_all
 
@@ -86,6 +88,21 @@ class Worker:
         await self.broker.stop()
         await self.on_stop()
         log.info("service stopped", extra={"service": self.name})
+
+    async def answer(self, msg: RabbitMessage, message: BaseModel) -> None:
+        """Reply to the caller of `msg` (if it gave a reply_to)."""
+        raw = msg.raw_message
+        await reply(self.broker, raw.reply_to, incoming_correlation_id(raw), message)
+
+    async def reject_malformed(
+        self, msg: RabbitMessage, exc: ValidationError, queue_base: str
+    ) -> None:
+        """Tell the caller why, dead-letter at once (retrying cannot fix it), count it."""
+        error = ErrorReply(error_kind="invalid_message", error_message=validation_summary(exc))
+        await self.answer(msg, error)
+        await msg.reject(requeue=False)
+        POISON_MESSAGES.labels(queue_base).inc()
+        log.warning("malformed message on %s dead-lettered", queue_base)
 
     def spawn(self, coro: Awaitable[Any]) -> None:
         self._tasks.append(asyncio.ensure_future(coro))

@@ -8,7 +8,7 @@ from typing import Any
 from faststream.rabbit import RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 from faststream.rabbit.schemas import Channel
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from shared.metrics import broker_middleware
 from shared.settings import Settings
@@ -40,6 +40,12 @@ def make_broker(settings: Settings, prefetch: int | None = None) -> RabbitBroker
         graceful_timeout=max(5.0, settings.request_deadline_s),
         reconnect_interval=1.0,
     )
+
+
+def validation_summary(exc: ValidationError) -> str:
+    """Field paths and reasons only: the input values may hold prompt text."""
+    parts = [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()]
+    return "; ".join(parts[:5])
 
 
 def encode(message: BaseModel) -> bytes:

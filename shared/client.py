@@ -5,24 +5,20 @@
         print(result.answer, result.model, result.cost_usd)
         await client.submit_feedback(result.request_id, quality_score=5, is_correct=True)
 
-It speaks the contract of schemas/messages.py (docs/asyncapi.json) with aio-pika alone: one
-exclusive reply queue per client and a future per correlation id, so any number of calls may
-be in flight at once. The bus is a trusted boundary: whoever holds broker credentials may
-publish, so API key limits (rate, budget) apply at the HTTP ingress, not here; `api_key_id`
-only attributes requests and feedback to a key.
+It speaks the contract of schemas/messages.py (docs/asyncapi.json) through shared/rpc.py, the
+ingress's own RPC on aio-pika: one exclusive reply queue per client and a future per
+correlation id, so any number of calls may be in flight at once. The bus is a trusted
+boundary: whoever holds broker credentials may publish, so API key limits (rate, budget) apply
+at the HTTP ingress, not here; `api_key_id` only attributes requests and feedback to a key.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from types import TracebackType
 from typing import Any
 from uuid import UUID
-
-import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
 
 from schemas.messages import (
     ChatMessage,
@@ -33,9 +29,8 @@ from schemas.messages import (
     RouteResult,
     SubmitFeedback,
 )
+from shared.rpc import RpcClient
 from shared.topology import FEEDBACK_SUBMISSIONS, ROUTE_REQUESTS
-
-JSON = "application/json"
 
 
 class OptimizerError(RuntimeError):
@@ -53,25 +48,18 @@ class OptimizerClient:
         self.amqp_url = amqp_url
         self.prefix = prefix  # the deployment's AMQP_PREFIX
         self.timeout_s = timeout_s
-        self._connection: AbstractRobustConnection | None = None
-        self._channel: AbstractChannel | None = None
-        self._reply_queue = ""
-        self._pending: dict[str, asyncio.Future[bytes]] = {}
+        # The same correlation-id RPC the ingress uses, with a reply queue of this client's own.
+        self._rpc = RpcClient(amqp_url, f"{prefix}client.replies.{uuid.uuid4().hex}")
+        self._connected = False
 
     async def connect(self) -> None:
-        self._connection = await aio_pika.connect_robust(self.amqp_url)
-        self._channel = await self._connection.channel(publisher_confirms=True)
-        # Server-named, exclusive, auto-delete: the queue lives exactly as long as this client.
-        queue = await self._channel.declare_queue("", exclusive=True, auto_delete=True)
-        self._reply_queue = queue.name
-        await queue.consume(self._on_reply, no_ack=True)
+        await self._rpc.start()
+        self._connected = True
 
     async def close(self) -> None:
-        for future in self._pending.values():
-            future.cancel()
-        if self._connection is not None:
-            await self._connection.close()
-        self._connection = self._channel = None
+        if self._connected:
+            await self._rpc.stop()
+        self._connected = False
 
     async def __aenter__(self) -> OptimizerClient:
         await self.connect()
@@ -122,34 +110,11 @@ class OptimizerClient:
 
     async def call(self, queue_base: str, body: bytes) -> dict[str, Any]:
         """Publish `body` to a command queue and await the decoded reply."""
-        if self._channel is None:
+        if not self._connected:
             raise RuntimeError("not connected: use `async with OptimizerClient(...)`")
-        correlation_id = uuid.uuid4().hex
-        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        self._pending[correlation_id] = future
-        try:
-            await self._channel.default_exchange.publish(
-                aio_pika.Message(
-                    body,
-                    content_type=JSON,
-                    correlation_id=correlation_id,
-                    reply_to=self._reply_queue,
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                    # Not picked up in time: dropped by the broker rather than answered late.
-                    expiration=self.timeout_s,
-                ),
-                routing_key=f"{self.prefix}{queue_base}",
-            )
-            raw = await asyncio.wait_for(future, self.timeout_s)
-        finally:
-            self._pending.pop(correlation_id, None)
+        raw = await self._rpc.call(f"{self.prefix}{queue_base}", body, self.timeout_s)
         data: dict[str, Any] = json.loads(raw)
         if data.get("ok") is False and "request_id" not in data:
             error = ErrorReply.model_validate(data)
             raise OptimizerError(error.error_kind, error.error_message)
         return data
-
-    async def _on_reply(self, message: AbstractIncomingMessage) -> None:
-        future = self._pending.get(message.correlation_id or "")
-        if future is not None and not future.done():
-            future.set_result(message.body)

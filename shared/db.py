@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import asyncpg
 
@@ -81,7 +81,3 @@ async def ping(pool: asyncpg.Pool, timeout: float = 2.0) -> bool:
             return bool(await pool.fetchval("SELECT 1"))
     except (*TRANSIENT_DB_ERRORS, asyncpg.PostgresError):
         return False
-
-
-def row_to_dict(row: Any) -> dict[str, Any]:
-    return dict(row.items())

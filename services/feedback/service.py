@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 from faststream.middlewares import AckPolicy
 from faststream.rabbit.annotations import RabbitMessage
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from schemas.messages import (
     ErrorReply,
@@ -20,11 +20,10 @@ from schemas.messages import (
 )
 from services.feedback import access_store, reports, store
 from services.feedback.recorder import CompletionRecorder
-from services.router.service import validation_summary
 from services.runtime import Worker, periodic
-from shared.bus import incoming_correlation_id, make_broker, reply
+from shared.bus import make_broker
 from shared.db import create_pool, ping, with_db_retry
-from shared.metrics import COMPLETIONS_RECORDED, FEEDBACK, POISON_MESSAGES
+from shared.metrics import COMPLETIONS_RECORDED, FEEDBACK
 from shared.settings import Settings
 from shared.topology import FEEDBACK_COMPLETIONS, FEEDBACK_QUERIES, FEEDBACK_SUBMISSIONS
 
@@ -67,21 +66,8 @@ class FeedbackService(Worker):
     def health_details(self) -> dict[str, Any]:
         return {"database": "ok" if self.database_ok else "unreachable"}
 
-    async def _answer(self, msg: RabbitMessage, message: BaseModel) -> None:
-        await reply(
-            self.broker, msg.raw_message.reply_to, incoming_correlation_id(msg.raw_message), message
-        )
-
     def watched_queues(self) -> list[str]:
         return [self.settings.name(q) for q in (FEEDBACK_COMPLETIONS, FEEDBACK_SUBMISSIONS)]
-
-    async def _reject_malformed(self, msg: RabbitMessage, exc: ValidationError, what: str) -> None:
-        await self._answer(
-            msg, ErrorReply(error_kind="invalid_message", error_message=validation_summary(exc))
-        )
-        await msg.reject(requeue=False)
-        POISON_MESSAGES.labels(what).inc()
-        log.warning("malformed message on %s dead-lettered", what)
 
     def _register(self) -> None:
         broker = self.broker
@@ -94,7 +80,7 @@ class FeedbackService(Worker):
             try:
                 event = RouteCompleted.model_validate_json(msg.body)
             except ValidationError as exc:
-                await self._reject_malformed(msg, exc, FEEDBACK_COMPLETIONS)
+                await self.reject_malformed(msg, exc, FEEDBACK_COMPLETIONS)
                 return
             inserted = await self.recorder.record(event)
             COMPLETIONS_RECORDED.labels("inserted" if inserted else "duplicate").inc()
@@ -110,11 +96,11 @@ class FeedbackService(Worker):
             try:
                 feedback = SubmitFeedback.model_validate_json(msg.body)
             except ValidationError as exc:
-                await self._reject_malformed(msg, exc, FEEDBACK_SUBMISSIONS)
+                await self.reject_malformed(msg, exc, FEEDBACK_SUBMISSIONS)
                 return
             ack = await with_db_retry(lambda: self._submit(feedback), "store feedback")
             FEEDBACK.labels(ack.status).inc()
-            await self._answer(msg, ack)
+            await self.answer(msg, ack)
 
         @broker.subscriber(
             topology.work_queue(FEEDBACK_QUERIES), no_reply=True, ack_policy=AckPolicy.NACK_ON_ERROR
@@ -123,7 +109,7 @@ class FeedbackService(Worker):
             try:
                 query = QueryCommand.model_validate_json(msg.body)
             except ValidationError as exc:
-                await self._reject_malformed(msg, exc, FEEDBACK_QUERIES)
+                await self.reject_malformed(msg, exc, FEEDBACK_QUERIES)
                 return
             try:
                 data = await self._query(query)
@@ -131,12 +117,12 @@ class FeedbackService(Worker):
                 error = ErrorReply(
                     error_kind="database_unavailable", error_message=type(exc).__name__
                 )
-                await self._answer(msg, error)
+                await self.answer(msg, error)
                 return
             except ValueError as exc:
-                await self._answer(msg, ErrorReply(error_kind="bad_query", error_message=str(exc)))
+                await self.answer(msg, ErrorReply(error_kind="bad_query", error_message=str(exc)))
                 return
-            await self._answer(msg, RpcReply(data=data))
+            await self.answer(msg, RpcReply(data=data))
 
     async def _submit(self, feedback: SubmitFeedback) -> FeedbackAck:
         grace = self.settings.feedback_grace_s if feedback.require_known_request else 0.0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -122,7 +121,3 @@ async def feedback_summary(pool: asyncpg.Pool, days: int) -> dict[str, Any]:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
-
-
-def dumps(data: Any) -> bytes:
-    return json.dumps(data, default=str).encode()

@@ -15,12 +15,10 @@ from pydantic import ValidationError
 
 from schemas.messages import ErrorReply, LearnerCommand, OverridesPublished, RpcReply
 from services.learner.core import Learner
-from services.router.service import validation_summary
 from services.runtime import Worker
-from shared.bus import JSON, encode, incoming_correlation_id, make_broker, reply
+from shared.bus import JSON, encode, make_broker
 from shared.catalog import Catalog
 from shared.db import TRANSIENT_DB_ERRORS, create_pool
-from shared.metrics import POISON_MESSAGES
 from shared.settings import Settings
 from shared.topology import LEARNER_COMMANDS
 
@@ -105,17 +103,10 @@ class LearnerService(Worker):
             ack_policy=AckPolicy.NACK_ON_ERROR,
         )
         async def on_command(msg: RabbitMessage) -> None:
-            reply_to = msg.raw_message.reply_to
-            correlation_id = incoming_correlation_id(msg.raw_message)
             try:
                 command = LearnerCommand.model_validate_json(msg.body)
             except ValidationError as exc:
-                error = ErrorReply(
-                    error_kind="invalid_message", error_message=validation_summary(exc)
-                )
-                await reply(self.broker, reply_to, correlation_id, error)
-                await msg.reject(requeue=False)
-                POISON_MESSAGES.labels(LEARNER_COMMANDS).inc()
+                await self.reject_malformed(msg, exc, LEARNER_COMMANDS)
                 return
             try:
                 data = await self.execute(command)
@@ -123,9 +114,9 @@ class LearnerService(Worker):
                 error = ErrorReply(
                     error_kind="database_unavailable", error_message=type(exc).__name__
                 )
-                await reply(self.broker, reply_to, correlation_id, error)
+                await self.answer(msg, error)
                 return
-            await reply(self.broker, reply_to, correlation_id, RpcReply(data=data))
+            await self.answer(msg, RpcReply(data=data))
 
     async def execute(self, command: LearnerCommand) -> dict[str, Any]:
         learner = self.learner

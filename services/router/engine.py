@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from typing import Any
 from schemas.messages import FallbackHop, Override, RouteCompleted, RouteRequest, RouteResult
 from shared import metrics
 from shared.catalog import Catalog
-from shared.classifier import classify
+from shared.classifier import Classification, classify
 from shared.dispatch import (
     AllModelsFailed,
     call_with_fallback,
@@ -77,10 +78,8 @@ class RoutingEngine:
         settings: Settings,
         catalog: Catalog,
         providers: Mapping[str, ChatProvider],
-        rng: Any = None,
+        rng: random.Random | None = None,
     ) -> None:
-        import random
-
         self.settings = settings
         self.catalog = catalog
         self.breakers = BreakerRegistry.from_settings(settings)
@@ -108,12 +107,19 @@ class RoutingEngine:
             self.settings, self.catalog, real or set(providers)
         )
 
-    def decide(self, request: RouteRequest) -> Decision:
-        """Classify and choose; raises NoCandidateError when nothing fits the constraints."""
+    def decide(
+        self,
+        request: RouteRequest,
+        classification: Classification | None = None,
+        prompt_tokens: int | None = None,
+    ) -> Decision:
+        """Choose a model; raises NoCandidateError when nothing fits the constraints."""
         overrides = self.overrides
         return self.policy.decide(
-            classify(request.messages),
-            estimate_prompt_tokens(request.messages),
+            classification or classify(request.messages),
+            prompt_tokens
+            if prompt_tokens is not None
+            else estimate_prompt_tokens(request.messages),
             request.max_tokens,
             self.rng,
             constraints=request.constraints,
@@ -137,10 +143,11 @@ class RoutingEngine:
         started = time.perf_counter()
         fields: dict[str, Any]
         answer: str | None = None
+        classification = classify(request.messages)
+        prompt_tokens = estimate_prompt_tokens(request.messages)
         try:
-            decision = self.decide(request)
+            decision = self.decide(request, classification, prompt_tokens)
         except NoCandidateError as exc:
-            classification = classify(request.messages)
             fields = {
                 "ok": False,
                 "pattern": classification.pattern,
@@ -149,7 +156,7 @@ class RoutingEngine:
                 "error_message": str(exc),
             }
         else:
-            fields, answer = await self._call(request, decision)
+            fields, answer = await self._call(request, decision, prompt_tokens)
         fields["latency_ms"] = (time.perf_counter() - started) * 1000
         self._observe(fields)
         common = {"request_id": request.request_id, **fields}
@@ -168,13 +175,13 @@ class RoutingEngine:
         return result, completed
 
     async def _call(
-        self, request: RouteRequest, decision: Decision
+        self, request: RouteRequest, decision: Decision, prompt_tokens: int
     ) -> tuple[dict[str, Any], str | None]:
         chain = fallback_chain(
             decision.model,
             self.catalog,
             set(self.policy.providers),
-            prompt_tokens=estimate_prompt_tokens(request.messages),
+            prompt_tokens=prompt_tokens,
             max_tokens=request.max_tokens,
         )
         if request.constraints.model:
@@ -234,8 +241,8 @@ class RoutingEngine:
         outcome = "ok" if fields["ok"] else str(fields.get("error_kind"))
         metrics.ROUTE_REQUESTS.labels(provider, model, outcome).inc()
         metrics.ROUTE_LATENCY.labels(provider, model).observe(fields["latency_ms"] / 1000)
-        hop: FallbackHop
-        for hop in fields.get("fallback_path", []):
+        hops: list[FallbackHop] = fields.get("fallback_path", [])
+        for hop in hops:
             metrics.FALLBACKS.labels(hop.provider, hop.reason.split(":")[0]).inc()
             metrics.PROVIDER_ERRORS.labels(hop.provider, hop.model, hop.reason.split(":")[0]).inc()
         if fields["ok"]:
@@ -244,7 +251,10 @@ class RoutingEngine:
             metrics.SAVINGS.inc(max(0.0, fields["savings_usd"]))
         if fields.get("explored"):
             metrics.EXPLORED.inc()
-        for status in self.breakers.snapshot():
-            metrics.CIRCUIT_STATE.labels(status.provider, status.model).set(
-                _CIRCUIT_LEVEL[status.state]
-            )
+        # Only the breakers this request touched can have changed: no walk over all of them.
+        touched = {(hop.provider, hop.model) for hop in hops}
+        if fields["ok"]:
+            touched.add((provider, model))
+        for provider_name, model_id in touched:
+            state = self.breakers.get(provider_name, model_id).state
+            metrics.CIRCUIT_STATE.labels(provider_name, model_id).set(_CIRCUIT_LEVEL[state])

@@ -23,7 +23,7 @@ from schemas.messages import (
 from services.router.consumer import DirectConsumer
 from services.router.engine import OverrideSet, RoutingEngine, decision_view
 from services.runtime import Worker
-from shared.bus import encode, make_broker
+from shared.bus import encode, make_broker, validation_summary
 from shared.catalog import Catalog
 from shared.metrics import IN_FLIGHT, POISON_MESSAGES
 from shared.policy import NoCandidateError
@@ -33,12 +33,6 @@ from shared.settings import Settings
 from shared.topology import LEARNER_COMMANDS, ROUTE_COMPLETED_KEY, ROUTE_REQUESTS
 
 log = logging.getLogger(__name__)
-
-
-def validation_summary(exc: ValidationError) -> str:
-    """Field paths and reasons only: the input values may hold prompt text."""
-    parts = [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()]
-    return "; ".join(parts[:5])
 
 
 class RouterService(Worker):
