@@ -23,6 +23,7 @@ from schemas.messages import (
     OverridesPublished,
     QueryCommand,
     RouteCompleted,
+    RouteCompletedBatch,
     RouteRequest,
     RouteResult,
     RpcReply,
@@ -35,6 +36,7 @@ from shared.topology import (
     FEEDBACK_SUBMISSIONS,
     HEARTBEAT_KEY,
     LEARNER_COMMANDS,
+    ROUTE_COMPLETED_BATCH_KEY,
     ROUTE_COMPLETED_KEY,
     Topology,
 )
@@ -106,7 +108,8 @@ def documentation_broker() -> RabbitBroker:
         topology.completions(),
         topology.events(),
         title="feedback.completions",
-        description="RouteCompleted events, stored once per request_id by the feedback service.",
+        description="RouteCompleted events (and RouteCompletedBatch on route.completed.batch), "
+        "stored once per request_id by the feedback service.",
     )
     async def record_completion(message: RouteCompleted) -> None:
         """Documentation only: never called."""
@@ -117,6 +120,15 @@ def documentation_broker() -> RabbitBroker:
         title="optimizer.events:route.completed",
         schema=RouteCompleted,
         description="Event: a request was answered or failed (publisher confirms; persistent).",
+    )
+    broker.publisher(
+        exchange=topology.events(),
+        routing_key=ROUTE_COMPLETED_BATCH_KEY,
+        title="optimizer.events:route.completed.batch",
+        schema=RouteCompletedBatch,
+        description="Event: RouteCompleted events that finished while the router's previous "
+        "publish awaited its confirm, in one message. Bind `route.completed.#` to see every "
+        "completion.",
     )
     broker.publisher(
         exchange=topology.events(),

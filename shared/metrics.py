@@ -69,6 +69,11 @@ FEEDBACK = Counter("optimizer_feedback_total", "Feedback submissions by outcome"
 COMPLETIONS_RECORDED = Counter(
     "optimizer_completions_recorded_total", "RouteCompleted events stored", ["result"]
 )
+COMPLETION_GROUP_SIZE = Histogram(
+    "optimizer_completion_group_size",
+    "RouteCompleted events per confirmed publish (the router's group commit)",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+)
 POISON_MESSAGES = Counter(
     "optimizer_poison_messages_total", "Malformed messages dead-lettered", ["queue"]
 )

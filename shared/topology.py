@@ -33,6 +33,7 @@ OVERRIDES_EXCHANGE = "optimizer.overrides"  # fanout
 DEAD_LETTER_EXCHANGE = "optimizer.dlx"  # direct, routing key = "<queue>.dead"
 
 ROUTE_COMPLETED_KEY = "route.completed"
+ROUTE_COMPLETED_BATCH_KEY = "route.completed.batch"  # RouteCompletedBatch
 HEARTBEAT_KEY = "service.heartbeat"
 
 
@@ -83,7 +84,7 @@ class Topology:
         return self.work_queue(ROUTE_REQUESTS)
 
     def completions(self) -> RabbitQueue:
-        """Bound to the events exchange on `route.completed`."""
+        """Bound to the events exchange on `route.completed` and `route.completed.batch`."""
         return self.work_queue(FEEDBACK_COMPLETIONS, routing_key=ROUTE_COMPLETED_KEY)
 
 
@@ -98,3 +99,4 @@ async def declare_all(broker: Any, topology: Topology) -> None:
         await broker.declare_queue(topology.work_queue(base))
     completions = await broker.declare_queue(topology.completions())
     await completions.bind(events, routing_key=ROUTE_COMPLETED_KEY)
+    await completions.bind(events, routing_key=ROUTE_COMPLETED_BATCH_KEY)

@@ -102,13 +102,21 @@ class CompletionRecorder:
 
     async def record(self, event: RouteCompleted) -> bool:
         """True when this delivery inserted the row, False for a duplicate. Raises on failure."""
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._waiting.append((event, future))
-        if len(self._waiting) >= self._max_batch:
-            self._flush()
-        elif self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self._max_delay_s, self._flush)
-        return await future
+        return (await self.record_many([event]))[0]
+
+    async def record_many(self, events: Sequence[RouteCompleted]) -> list[bool]:
+        """`record` for each event (all in the same or adjacent batches); raises if any fails."""
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[bool]] = []
+        for event in events:
+            future: asyncio.Future[bool] = loop.create_future()
+            futures.append(future)
+            self._waiting.append((event, future))
+            if len(self._waiting) >= self._max_batch:
+                self._flush()
+        if self._waiting and self._timer is None:
+            self._timer = loop.call_later(self._max_delay_s, self._flush)
+        return list(await asyncio.gather(*futures))
 
     def _flush(self) -> None:
         if self._timer is not None:

@@ -15,6 +15,7 @@ from schemas.messages import (
     FeedbackAck,
     QueryCommand,
     RouteCompleted,
+    RouteCompletedBatch,
     RpcReply,
     SubmitFeedback,
 )
@@ -25,7 +26,12 @@ from shared.bus import make_broker
 from shared.db import create_pool, ping, with_db_retry
 from shared.metrics import COMPLETIONS_RECORDED, FEEDBACK
 from shared.settings import Settings
-from shared.topology import FEEDBACK_COMPLETIONS, FEEDBACK_QUERIES, FEEDBACK_SUBMISSIONS
+from shared.topology import (
+    FEEDBACK_COMPLETIONS,
+    FEEDBACK_QUERIES,
+    FEEDBACK_SUBMISSIONS,
+    ROUTE_COMPLETED_BATCH_KEY,
+)
 
 log = logging.getLogger(__name__)
 
@@ -77,15 +83,22 @@ class FeedbackService(Worker):
             topology.completions(), no_reply=True, ack_policy=AckPolicy.NACK_ON_ERROR
         )
         async def on_route_completed(msg: RabbitMessage) -> None:
+            grouped = msg.raw_message.routing_key == ROUTE_COMPLETED_BATCH_KEY
             try:
-                event = RouteCompleted.model_validate_json(msg.body)
+                if grouped:
+                    events = RouteCompletedBatch.model_validate_json(msg.body).events
+                else:
+                    events = [RouteCompleted.model_validate_json(msg.body)]
             except ValidationError as exc:
+                # A group is checked whole: one bad event dead-letters the message, which
+                # keeps every event of it for inspection rather than storing part of it.
                 await self.reject_malformed(msg, exc, FEEDBACK_COMPLETIONS)
                 return
-            inserted = await self.recorder.record(event)
-            COMPLETIONS_RECORDED.labels("inserted" if inserted else "duplicate").inc()
-            if not inserted:
-                log.info("duplicate completion ignored", extra={"request_id": event.request_id})
+            outcomes = await self.recorder.record_many(events)
+            for event, inserted in zip(events, outcomes, strict=True):
+                COMPLETIONS_RECORDED.labels("inserted" if inserted else "duplicate").inc()
+                if not inserted:
+                    log.info("duplicate completion ignored", extra={"request_id": event.request_id})
 
         @broker.subscriber(
             topology.work_queue(FEEDBACK_SUBMISSIONS),

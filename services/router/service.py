@@ -20,6 +20,7 @@ from schemas.messages import (
     RouteRequest,
     RpcReply,
 )
+from services.router.completions import CompletionPublisher
 from services.router.consumer import DirectConsumer
 from services.router.engine import OverrideSet, RoutingEngine, decision_view
 from services.runtime import Worker
@@ -30,7 +31,7 @@ from shared.policy import NoCandidateError
 from shared.providers.registry import build_providers, close_providers
 from shared.rpc import RpcClient, RpcTimeoutError
 from shared.settings import Settings
-from shared.topology import LEARNER_COMMANDS, ROUTE_COMPLETED_KEY, ROUTE_REQUESTS
+from shared.topology import LEARNER_COMMANDS, ROUTE_REQUESTS
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class RouterService(Worker):
         )
         self.overrides_loaded = asyncio.Event()
         self.consumer = DirectConsumer(settings, ROUTE_REQUESTS, settings.router_prefetch)
+        self.completions = CompletionPublisher(self.consumer.publish_event)
         self._register()
 
     async def on_start(self) -> None:
@@ -102,7 +104,7 @@ class RouterService(Worker):
             IN_FLIGHT.labels("router").dec()
         # The event is confirmed by the broker before the caller hears anything, so an
         # answered request is always recorded.
-        await out.publish_event(encode(completed), ROUTE_COMPLETED_KEY, str(request.request_id))
+        await self.completions.publish(completed)
         await out.reply(reply_to, correlation_id, encode(result))
         await message.ack()
         log.info(

@@ -91,20 +91,25 @@ async def _publish(settings: Settings, body: bytes, *, exchange: str | None, rou
         await connection.close()
 
 
-async def test_same_route_completed_twice_is_one_row(
-    system: RunningSystem, settings: Settings, db: asyncpg.Pool
-) -> None:
-    event = RouteCompleted(
+def completed_event(tokens_out: int = 5) -> RouteCompleted:
+    """A RouteCompleted as a router would publish it, for a request nobody made."""
+    return RouteCompleted(
         request_id=uuid.uuid4(),
         ok=True,
         provider="simulated",
         model="simulated-fast",
         pattern="general",
         tokens_in=3,
-        tokens_out=5,
+        tokens_out=tokens_out,
         cost_usd=0.000001,
         prompt_hash="x" * 64,
     )
+
+
+async def test_same_route_completed_twice_is_one_row(
+    system: RunningSystem, settings: Settings, db: asyncpg.Pool
+) -> None:
+    event = completed_event()
     body = event.model_dump_json().encode()
     for _ in range(2):
         await _publish(settings, body, exchange=EVENTS_EXCHANGE, routing_key=ROUTE_COMPLETED_KEY)

@@ -70,14 +70,8 @@ def test_bindings_match_declare_all() -> None:
         (topology.DEAD_LETTER_EXCHANGE, f"{base}.dead", f"{base}.dead", "queue")
         for base in topology.WORK_QUEUES
     }
-    wanted.add(
-        (
-            topology.EVENTS_EXCHANGE,
-            topology.FEEDBACK_COMPLETIONS,
-            topology.ROUTE_COMPLETED_KEY,
-            "queue",
-        )
-    )
+    for key in (topology.ROUTE_COMPLETED_KEY, topology.ROUTE_COMPLETED_BATCH_KEY):
+        wanted.add((topology.EVENTS_EXCHANGE, topology.FEEDBACK_COMPLETIONS, key, "queue"))
     assert bindings == wanted
 
 
