@@ -79,8 +79,8 @@ class GeminiProvider:
         except (TimeoutError, httpx2.TimeoutException):
             raise timeout_error(self.name, timeout_s) from None
         except (httpx2.TransportError, aiohttp.ClientConnectionError) as exc:
-            # google-genai switches to aiohttp when it is installed (our OpenRouter transport
-            # brings it), so a network failure arrives as either library's error.
+            # google-genai switches to aiohttp when it is installed (the OpenRouter adapter
+            # uses it), so a network failure arrives as either library's error.
             raise connection_error(self.name, exc) from None
         except genai_errors.APIError as exc:
             raise _map_error(exc) from None
