@@ -25,7 +25,18 @@ BODY = {
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _processes() -> dict[str, list[int]]:
+def _amqp_prefix(pid: str) -> str | None:
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    for entry in environ:
+        if entry.startswith(b"AMQP_PREFIX="):
+            return entry.split(b"=", 1)[1].decode()
+    return ""
+
+
+def _processes(prefix: str | None) -> dict[str, list[int]]:
     groups: dict[str, list[int]] = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -33,6 +44,8 @@ def _processes() -> dict[str, list[int]]:
         except OSError:
             continue
         if "optimizer serve" in cmd:
+            if prefix is not None and _amqp_prefix(pid) != prefix:
+                continue  # another stack on this machine
             name = cmd.split("optimizer serve", 1)[1].strip()
             groups.setdefault(name, []).append(int(pid))
         elif "beam.smp" in cmd:
@@ -71,8 +84,11 @@ def main() -> int:
     parser.add_argument("-c", "--concurrency", type=int, default=16)
     parser.add_argument("-d", "--duration", type=int, default=10)
     parser.add_argument("--body", default=json.dumps(BODY))
+    parser.add_argument(
+        "--prefix", help="count only services with this AMQP_PREFIX (e.g. bench.): other stacks"
+    )
     args = parser.parse_args()
-    groups = _processes()
+    groups = _processes(args.prefix)
     # Postgres forks a backend per connection: re-read its pids after the run too.
     before = {name: _ticks(pids) for name, pids in groups.items()}
     out = subprocess.run(

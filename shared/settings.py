@@ -72,7 +72,13 @@ class Settings(BaseSettings):
     circuit_reset_s: float = Field(default=30.0, gt=0)
 
     router_prefetch: int = Field(default=64, ge=1)
-    feedback_prefetch: int = Field(default=128, ge=1)
+    feedback_prefetch: int = Field(default=256, ge=1)
+    # The recorder stores the completions of this window in one transaction: under load a
+    # longer window means fewer, larger transactions; rows appear at most this much later.
+    recorder_window_ms: float = Field(default=25.0, ge=0, le=1000)
+    # A router that has other requests in flight waits this long for their events, so that
+    # they share one confirmed publish; a router with nothing else in flight never waits.
+    completion_linger_ms: float = Field(default=2.0, ge=0, le=50)
     delivery_limit: int = Field(default=5, ge=1)
     feedback_grace_s: float = Field(default=2.0, ge=0)
 

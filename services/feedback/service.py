@@ -52,8 +52,11 @@ class FeedbackService(Worker):
         return self._pool
 
     async def on_start(self) -> None:
-        self._pool = await create_pool(self.settings.database_url, max_size=10)
-        self.recorder = CompletionRecorder(self._pool)
+        # Nothing here leaves session state on a connection (no session locks, LISTEN or SET).
+        self._pool = await create_pool(self.settings.database_url, max_size=10, reset_session=False)
+        self.recorder = CompletionRecorder(
+            self._pool, max_delay_s=self.settings.recorder_window_ms / 1000
+        )
         self.database_ok = True
 
     async def after_start(self) -> None:

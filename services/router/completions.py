@@ -4,8 +4,9 @@ Every answered request's event must be confirmed by the broker before its caller
 answer. Publishing and confirming each event alone cost the broker, the router and the recorder
 one message each per request, about a fifth of all CPU under load. Here one publish is in
 flight at a time; the events that finish while it awaits its confirm wait and go out together
-in the next one. A lone event (light load, concurrency 1) is published at once as a plain
-`RouteCompleted`, so grouping adds no latency when there is nothing to group.
+in the next one, and a router with other requests in flight waits `COMPLETION_LINGER_MS`
+for their events first. A lone event (light load, concurrency 1) is published at once as a
+plain `RouteCompleted`, so grouping adds no latency when there is nothing to group.
 """
 
 from __future__ import annotations
@@ -30,9 +31,17 @@ def batch_body(encoded_events: list[bytes]) -> bytes:
 class CompletionPublisher:
     """Publishes events with publisher confirms, grouping those that arrive during a publish."""
 
-    def __init__(self, publish: Publish, max_batch: int = 128) -> None:
+    def __init__(
+        self,
+        publish: Publish,
+        max_batch: int = 128,
+        linger_s: float = 0.0,
+        in_flight: Callable[[], int] = lambda: 0,
+    ) -> None:
         self._publish = publish
         self._max_batch = max_batch
+        self._linger_s = linger_s
+        self._in_flight = in_flight
         self._waiting: list[tuple[RouteCompleted, bytes, asyncio.Future[None]]] = []
         self._sender: asyncio.Task[None] | None = None
 
@@ -47,6 +56,10 @@ class CompletionPublisher:
     async def _send_all(self) -> None:
         try:
             while self._waiting:
+                if self._linger_s and self._in_flight() > len(self._waiting):
+                    # Other requests are being answered: a moment's wait lets their events
+                    # share this publish. Alone (concurrency 1), an event never waits.
+                    await asyncio.sleep(self._linger_s)
                 group = self._waiting[: self._max_batch]
                 del self._waiting[: self._max_batch]
                 await self._send(group)

@@ -48,7 +48,11 @@ class RouterService(Worker):
         )
         self.overrides_loaded = asyncio.Event()
         self.consumer = DirectConsumer(settings, ROUTE_REQUESTS, settings.router_prefetch)
-        self.completions = CompletionPublisher(self.consumer.publish_event)
+        self.completions = CompletionPublisher(
+            self.consumer.publish_event,
+            linger_s=settings.completion_linger_ms / 1000,
+            in_flight=lambda: self.consumer.in_flight,
+        )
         self._register()
 
     async def on_start(self) -> None:

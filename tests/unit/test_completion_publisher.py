@@ -121,3 +121,23 @@ async def test_batch_body_is_a_valid_route_completed_batch(count: int) -> None:
     body = batch_body([e.model_dump_json().encode() for e in events])
     parsed = RouteCompletedBatch.model_validate_json(body)
     assert [e.request_id for e in parsed.events] == [e.request_id for e in events]
+
+
+async def test_a_busy_router_lingers_so_near_finishers_share_a_publish() -> None:
+    broker = FakeBroker()
+    broker.confirm.set()
+    in_flight = 3
+    publisher = CompletionPublisher(broker.publish, linger_s=0.05, in_flight=lambda: in_flight)
+    first = asyncio.create_task(publisher.publish(event()))
+    await asyncio.sleep(0.01)  # the others finish within the linger
+    rest = [asyncio.create_task(publisher.publish(event())) for _ in range(2)]
+    await asyncio.gather(first, *rest)
+    assert [key for _, key, _ in broker.sent] == [ROUTE_COMPLETED_BATCH_KEY]
+
+
+async def test_a_router_with_nothing_else_in_flight_never_lingers() -> None:
+    broker = FakeBroker()
+    broker.confirm.set()
+    publisher = CompletionPublisher(broker.publish, linger_s=10.0, in_flight=lambda: 1)
+    await asyncio.wait_for(publisher.publish(event()), 1.0)
+    assert [key for _, key, _ in broker.sent] == [ROUTE_COMPLETED_KEY]
