@@ -319,7 +319,7 @@ def test_real_catalog_opus_chain_keeps_close_substitutes_first():
     chain = fallback_chain(catalog.get("claude-opus-4-5"), catalog, {"anthropic", "openrouter"})
     assert [m.id for m in chain][:3] == [
         "claude-opus-4-5",
-        "claude-sonnet-4-5",
+        "claude-sonnet-5-5",
         "openrouter/anthropic/claude-opus-4.5",
     ]
 

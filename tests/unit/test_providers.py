@@ -101,6 +101,29 @@ async def test_anthropic_request_shape(fake, provider_for):
     assert request.body["max_tokens"] == 64
     assert request.body["system"] == "be brief"
     assert [m["role"] for m in request.body["messages"]] == ["user", "assistant", "user"]
+    # Sonnet 5 and later answer 400 to non-default sampling parameters and to manual thinking
+    # settings, so the adapter leaves them all to the model's defaults.
+    assert not {"temperature", "top_p", "top_k", "thinking"} & set(request.body)
+
+
+async def test_anthropic_thinking_blocks_are_not_answer_text(fake, provider_for):
+    # Models with adaptive thinking on by default put thinking blocks before the text.
+    body = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-x",
+        "content": [
+            {"type": "thinking", "thinking": "", "signature": "sig"},
+            {"type": "text", "text": "ok"},
+        ],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 10, "output_tokens": 30},
+    }
+    fake.enqueue("anthropic", Reply(body=body))
+    completion = await call(provider_for("anthropic"))
+    assert (completion.text, completion.tokens_out, completion.finish_reason) == ("ok", 30, "stop")
 
 
 async def test_gemini_request_shape(fake, provider_for):

@@ -92,7 +92,7 @@ def test_registry_keeps_one_breaker_per_provider_and_model(clock):
     assert registry.get("anthropic", "claude-haiku-4-5") is registry.get(
         "anthropic", "claude-haiku-4-5"
     )
-    assert registry.get("anthropic", "claude-sonnet-4-5").state is CircuitState.CLOSED
+    assert registry.get("anthropic", "claude-sonnet-5-5").state is CircuitState.CLOSED
     snapshot = {(s.provider, s.model): s for s in registry.snapshot()}
     opened = snapshot[("anthropic", "claude-haiku-4-5")]
     assert opened.state == "open" and opened.consecutive_failures == 1
