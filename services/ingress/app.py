@@ -15,6 +15,7 @@ from services.ingress.auth import KeyVerifier, auth_status, require_admin, requi
 from services.ingress.body_limit import BodyLimitMiddleware
 from services.ingress.bus_calls import ingress
 from services.ingress.errors import install_error_handlers
+from services.ingress.fast_lane import ChatFastLane
 from services.ingress.http_metrics import HttpMetricsMiddleware
 from services.ingress.models import HealthResponse
 from services.ingress.state import WORKER_SERVICES, IngressState
@@ -50,6 +51,8 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    # Added first, so innermost: the body limit, metrics and CORS wrap it as they wrap the routes.
+    app.add_middleware(ChatFastLane)
     app.add_middleware(HttpMetricsMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:

@@ -37,12 +37,17 @@ def error_body(kind: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"type": kind, "message": message, **extra}}
 
 
+def api_error_response(exc: ApiError) -> JSONResponse:
+    """The response for an ApiError, wherever it was raised (see services/ingress/fast_lane.py)."""
+    return JSONResponse(
+        error_body(exc.kind, exc.message, **exc.extra), exc.status, headers=exc.headers
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(
-            error_body(exc.kind, exc.message, **exc.extra), exc.status, headers=exc.headers
-        )
+        return api_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -144,6 +144,14 @@ def stream_events(completion: dict[str, Any], include_usage: bool) -> list[str]:
 )
 async def chat_completions(body: ChatCompletionBody, request: Request) -> Any:
     """Answer an OpenAI chat completion request through the router."""
+    return await answer(request, body)
+
+
+async def answer(request: Request, body: ChatCompletionBody) -> Response:
+    """The route's work once the key is checked and the body is valid; raises ApiError.
+
+    Also called by services/ingress/fast_lane.py, which serves this route in the common case.
+    """
     state = ingress(request)
     if body.tools or body.functions:
         raise ApiError(422, "unsupported", "tools and functions are not supported")
