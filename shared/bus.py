@@ -48,6 +48,10 @@ def validation_summary(exc: ValidationError) -> str:
     return "; ".join(parts[:5])
 
 
+# AMQP delivery mode 2: the broker writes the message to disk (survives its restart).
+PERSISTENT = 2
+
+
 def encode(message: BaseModel) -> bytes:
     return message.model_dump_json().encode()
 

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 import aio_pika
+import aiormq
 from aio_pika.abc import (
     AbstractChannel,
     AbstractExchange,
@@ -22,8 +23,9 @@ from aio_pika.abc import (
     AbstractRobustChannel,
     AbstractRobustConnection,
 )
+from pamqp.commands import Basic
 
-from shared.bus import JSON
+from shared.bus import JSON, PERSISTENT
 from shared.settings import Settings
 from shared.topology import EVENTS_EXCHANGE, Topology
 
@@ -113,25 +115,31 @@ class DirectConsumer:
             await self._connection.close()
         self._connection = self._channel = self._reply_channel = None
 
+    # Both publishes go to the channel underneath aio-pika: its Message object validates and
+    # converts every property on each publish, which showed in the router's profile.
+
     async def publish_event(self, body: bytes, routing_key: str, message_id: str) -> None:
-        """Publish on the events exchange and wait for the broker's confirm."""
-        assert self._events is not None
-        await self._events.publish(
-            aio_pika.Message(
-                body,
-                content_type=JSON,
-                message_id=message_id,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            ),
+        """Publish on the events exchange; returns once the broker confirmed, raises if not."""
+        if self._channel is None or self._events is None:
+            raise aiormq.exceptions.ChannelInvalidStateError("the consumer is not started")
+        channel = await self._channel.get_underlay_channel()
+        await channel.basic_publish(
+            body,
+            exchange=self._events.name,
             routing_key=routing_key,
+            properties=Basic.Properties(
+                content_type=JSON, message_id=message_id, delivery_mode=PERSISTENT
+            ),
         )
 
     async def reply(self, reply_to: str | None, correlation_id: str | None, body: bytes) -> None:
         """Answer on the caller's queue; a caller without reply_to gets nothing."""
         if not reply_to or self._reply_channel is None:
             return
-        await self._reply_channel.default_exchange.publish(
-            aio_pika.Message(body, content_type=JSON, correlation_id=correlation_id),
+        channel = await self._reply_channel.get_underlay_channel()
+        # Not mandatory: a reply queue that vanished (caller gone) is not our failure.
+        await channel.basic_publish(
+            body,
             routing_key=reply_to,
-            mandatory=False,  # a reply queue that vanished (caller gone) is not our failure
+            properties=Basic.Properties(content_type=JSON, correlation_id=correlation_id),
         )
