@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import aio_pika
+import aiormq
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, AbstractRobustConnection
 from pamqp.commands import Basic
 from pydantic import BaseModel
@@ -95,9 +96,12 @@ class RpcClient:
             async with asyncio.timeout(timeout):
                 # Straight to the channel underneath aio-pika: its Message object validates
                 # and converts every property on each publish, which showed in the profile.
-                channel = await self._channel.get_underlay_channel()
+                # wait=False: aiormq holds the channel's lock until the frame is written, so
+                # waiting would queue every concurrent call behind the one before it.
+                channel = cast(aiormq.Channel, await self._channel.get_underlay_channel())
                 await channel.basic_publish(
                     body,
+                    wait=False,
                     routing_key=queue,
                     properties=Basic.Properties(
                         content_type=JSON,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import cast
 
 import aio_pika
 import aiormq
@@ -136,10 +137,14 @@ class DirectConsumer:
         """Answer on the caller's queue; a caller without reply_to gets nothing."""
         if not reply_to or self._reply_channel is None:
             return
-        channel = await self._reply_channel.get_underlay_channel()
+        channel = cast(aiormq.Channel, await self._reply_channel.get_underlay_channel())
         # Not mandatory: a reply queue that vanished (caller gone) is not our failure.
+        # wait=False: aiormq holds the channel's lock until the frame is written, so waiting
+        # would queue every reply behind the one before it. The ack that follows is written
+        # after this frame: one connection, one writer, in order.
         await channel.basic_publish(
             body,
+            wait=False,
             routing_key=reply_to,
             properties=Basic.Properties(content_type=JSON, correlation_id=correlation_id),
         )
