@@ -123,9 +123,12 @@ class DirectConsumer:
         """Publish on the events exchange; returns once the broker confirmed, raises if not."""
         if self._channel is None or self._events is None:
             raise aiormq.exceptions.ChannelInvalidStateError("the consumer is not started")
-        channel = await self._channel.get_underlay_channel()
+        channel = cast(aiormq.Channel, await self._channel.get_underlay_channel())
+        # wait=False releases the channel's lock once the frame is queued (see reply); the
+        # broker's confirm is still awaited.
         await channel.basic_publish(
             body,
+            wait=False,
             exchange=self._events.name,
             routing_key=routing_key,
             properties=Basic.Properties(
