@@ -42,6 +42,10 @@ class ModelSpec(BaseModel):
     fallbacks: list[str] = Field(default_factory=list)
     quality: dict[str, float] = Field(description="prior expected quality 0-1 per pattern")
     source: str = Field(default="", description="where the price was read")
+    replaces: list[str] = Field(
+        default_factory=list,
+        description="retired ids this model answers for when a client forces one of them",
+    )
 
     @model_validator(mode="after")
     def _check_quality(self) -> ModelSpec:
@@ -77,6 +81,10 @@ class Catalog(BaseModel):
         known = set(ids)
         if self.default_premium_model not in known:
             raise ValueError(f"default_premium_model {self.default_premium_model!r} is not listed")
+        retired = [r for m in self.models for r in m.replaces]
+        clashes = {r for r in retired if r in known or retired.count(r) > 1}
+        if clashes:
+            raise ValueError(f"retired ids that are listed or replaced twice: {sorted(clashes)}")
         for model in self.models:
             missing = [f for f in model.fallbacks if f not in known]
             if missing:
@@ -94,6 +102,14 @@ class Catalog(BaseModel):
 
     def has(self, model_id: str) -> bool:
         return any(m.id == model_id for m in self.models)
+
+    def resolve(self, model_id: str) -> str | None:
+        """The catalog id a client's model id stands for: the id itself, the id of the model
+        that replaces a retired one (clients that force an old id keep working), or None."""
+        for model in self.models:
+            if model.id == model_id or model_id in model.replaces:
+                return model.id
+        return None
 
     def baseline(self) -> ModelSpec:
         return self.get(self.default_premium_model)

@@ -209,9 +209,9 @@ class RoutingPolicy:
     def _forced(
         self, constraints: RouteConstraints, prompt_tokens: int, max_tokens: int
     ) -> ModelSpec:
-        model_id = constraints.model or ""
-        if not self.catalog.has(model_id):
-            raise NoCandidateError(f"unknown model {model_id!r}: not in the catalog")
+        model_id = self.catalog.resolve(constraints.model or "")
+        if model_id is None:
+            raise NoCandidateError(f"unknown model {constraints.model!r}: not in the catalog")
         spec = self.catalog.get(model_id)
         problem = self._misfit(spec, constraints, prompt_tokens, max_tokens)
         if problem:

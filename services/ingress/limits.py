@@ -49,10 +49,11 @@ def check_input(settings: Settings, messages: Sequence[ChatMessage], max_tokens:
 
 def candidates(catalog: Catalog, forced: str | None) -> list[ModelSpec]:
     """Models that may answer: a forced model and its fallback chain, else the whole catalog."""
-    if not forced or not catalog.has(forced):
+    current = catalog.resolve(forced) if forced else None
+    if current is None:
         return list(catalog.models)
     seen: list[str] = []
-    todo = [forced]
+    todo = [current]
     while todo:
         model_id = todo.pop()
         if model_id not in seen:

@@ -155,7 +155,8 @@ async def answer(request: Request, body: ChatCompletionBody) -> Response:
     state = ingress(request)
     if body.tools or body.functions:
         raise ApiError(422, "unsupported", "tools and functions are not supported")
-    if body.model != AUTO and not state.catalog.has(body.model):
+    forced = None if body.model == AUTO else state.catalog.resolve(body.model)
+    if body.model != AUTO and forced is None:
         raise ApiError(
             404,
             "model_not_found",
@@ -167,7 +168,7 @@ async def answer(request: Request, body: ChatCompletionBody) -> Response:
     command = RouteRequest(
         messages=messages,
         max_tokens=max_tokens,
-        constraints=RouteConstraints(model=None if body.model == AUTO else body.model),
+        constraints=RouteConstraints(model=forced),
         api_key_id=getattr(request.state, "api_key_id", None),
     )
     await admit(request, command)

@@ -108,6 +108,12 @@ async def test_errors_reach_the_openai_client_as_its_own_exceptions(
     with pytest.raises(openai.NotFoundError) as unknown:
         await client.chat.completions.create(model="gpt-17", messages=QUESTION)  # type: ignore[arg-type]
     assert "gpt-17" in str(unknown.value)
+    # A retired id is forced onto the model that replaces it: no Anthropic key here, so the
+    # answer is that model's error, not "unknown model".
+    with pytest.raises(openai.APIStatusError) as retired:
+        await client.chat.completions.create(model="claude-sonnet-4-5", messages=QUESTION)  # type: ignore[arg-type]
+    assert retired.value.status_code != 404
+    assert "claude-sonnet-5-5" in str(retired.value)
     with pytest.raises(openai.UnprocessableEntityError):
         await client.chat.completions.create(
             model="auto",

@@ -112,6 +112,45 @@ def test_forced_model() -> None:
         decide(policy(), constraints=RouteConstraints(model="elsewhere"))
 
 
+def test_a_retired_id_is_answered_by_the_model_that_replaces_it() -> None:
+    successor = spec("middle-2", "anthropic", 0.8, 0.92, "middle").model_copy(
+        update={"replaces": ["middle-1"]}
+    )
+    catalog = CATALOG.model_copy(update={"models": [*CATALOG.models, successor]})
+    assert catalog.resolve("middle-1") == "middle-2"
+    assert catalog.resolve("middle-2") == "middle-2"
+    assert catalog.resolve("gpt-17") is None
+    assert not catalog.has("middle-1"), "a retired id is not a catalog model"
+    routing = RoutingPolicy(
+        catalog,
+        frozenset({"google", "anthropic"}),
+        quality_floor=0.8,
+        exploration_rate=0.0,
+        override_min_confidence="medium",
+    )
+    forced = decide(routing, constraints=RouteConstraints(model="middle-1"))
+    assert forced.model.id == "middle-2"
+
+
+def test_a_retired_id_may_not_clash_with_a_listed_model() -> None:
+    clash = spec("middle-2", "anthropic", 0.8, 0.92, "middle").model_copy(
+        update={"replaces": ["cheap"]}
+    )
+    with pytest.raises(ValueError, match="cheap"):
+        Catalog(default_premium_model="premium", models=[*CATALOG.models, clash])
+
+
+def test_the_shipped_catalog_still_answers_for_claude_sonnet_4_5() -> None:
+    from shared.catalog import load_catalog
+
+    shipped = load_catalog()
+    assert shipped.resolve("claude-sonnet-4-5") == "claude-sonnet-5-5"
+    assert (
+        shipped.resolve("openrouter/anthropic/claude-sonnet-4.5")
+        == "openrouter/anthropic/claude-sonnet-5.5"
+    )
+
+
 def test_override_takes_precedence() -> None:
     decision = decide(
         policy(), overrides={"code": override("code", "premium")}, overrides_version=7
