@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any, cast
+from typing import Any
 
 import aio_pika
-import aiormq
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, AbstractRobustConnection
 from pamqp.commands import Basic
 from pydantic import BaseModel
 
-from shared.bus import JSON, PERSISTENT, encode
+from shared.bus import JSON, PERSISTENT, encode, publish_raw
 
 
 class RpcTimeoutError(TimeoutError):
@@ -94,14 +93,9 @@ class RpcClient:
         body = message if isinstance(message, bytes) else encode(message)
         try:
             async with asyncio.timeout(timeout):
-                # Straight to the channel underneath aio-pika: its Message object validates
-                # and converts every property on each publish, which showed in the profile.
-                # wait=False: aiormq holds the channel's lock until the frame is written, so
-                # waiting would queue every concurrent call behind the one before it.
-                channel = cast(aiormq.Channel, await self._channel.get_underlay_channel())
-                await channel.basic_publish(
+                await publish_raw(
+                    self._channel,
                     body,
-                    wait=False,
                     routing_key=queue,
                     properties=Basic.Properties(
                         content_type=JSON,

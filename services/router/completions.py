@@ -14,18 +14,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from schemas.messages import RouteCompleted
+from schemas.messages import SCHEMA_VERSION, RouteCompleted
 from shared.bus import encode
 from shared.metrics import COMPLETION_GROUP_SIZE
 from shared.topology import ROUTE_COMPLETED_BATCH_KEY, ROUTE_COMPLETED_KEY
 
 # (body, routing key, message id) -> returns once the broker has confirmed the message.
 Publish = Callable[[bytes, str, str], Awaitable[None]]
+# An event waiting for its publish: its request id, its encoded body, its handler's future.
+Waiting = tuple[str, bytes, "asyncio.Future[None]"]
+_BATCH_HEAD = b'{"schema_version":%d,"events":[' % SCHEMA_VERSION
 
 
 def batch_body(encoded_events: list[bytes]) -> bytes:
     """A RouteCompletedBatch from events already encoded (each is encoded once, by its handler)."""
-    return b'{"schema_version":1,"events":[' + b",".join(encoded_events) + b"]}"
+    return _BATCH_HEAD + b",".join(encoded_events) + b"]}"
 
 
 class CompletionPublisher:
@@ -42,13 +45,13 @@ class CompletionPublisher:
         self._max_batch = max_batch
         self._linger_s = linger_s
         self._in_flight = in_flight
-        self._waiting: list[tuple[RouteCompleted, bytes, asyncio.Future[None]]] = []
+        self._waiting: list[Waiting] = []
         self._sender: asyncio.Task[None] | None = None
 
     async def publish(self, event: RouteCompleted) -> None:
         """Return once the broker has confirmed a message holding `event`; raise if it did not."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((event, encode(event), future))
+        self._waiting.append((str(event.request_id), encode(event), future))
         if self._sender is None:
             self._sender = asyncio.create_task(self._send_all())
         await future
@@ -70,13 +73,13 @@ class CompletionPublisher:
         finally:
             self._sender = None
 
-    async def _send(self, group: list[tuple[RouteCompleted, bytes, asyncio.Future[None]]]) -> None:
-        first = group[0][0]
+    async def _send(self, group: list[Waiting]) -> None:
+        first_id = group[0][0]
         if len(group) == 1:
-            body, key, message_id = group[0][1], ROUTE_COMPLETED_KEY, str(first.request_id)
+            body, key, message_id = group[0][1], ROUTE_COMPLETED_KEY, first_id
         else:
             body = batch_body([encoded for _, encoded, _ in group])
-            key, message_id = ROUTE_COMPLETED_BATCH_KEY, f"{first.request_id}+{len(group) - 1}"
+            key, message_id = ROUTE_COMPLETED_BATCH_KEY, f"{first_id}+{len(group) - 1}"
         try:
             await self._publish(body, key, message_id)
         except Exception as exc:  # the handlers requeue their requests; nothing is acked
@@ -89,9 +92,7 @@ class CompletionPublisher:
         _settle(group, None)
 
 
-def _settle(
-    group: list[tuple[RouteCompleted, bytes, asyncio.Future[None]]], error: Exception | None
-) -> None:
+def _settle(group: list[Waiting], error: Exception | None) -> None:
     for _, _, future in group:
         if future.done():  # its handler was cancelled
             continue

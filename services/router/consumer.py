@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import cast
 
 import aio_pika
 import aiormq
@@ -26,7 +25,7 @@ from aio_pika.abc import (
 )
 from pamqp.commands import Basic
 
-from shared.bus import JSON, PERSISTENT
+from shared.bus import JSON, PERSISTENT, publish_raw
 from shared.settings import Settings
 from shared.topology import EVENTS_EXCHANGE, Topology
 
@@ -116,19 +115,13 @@ class DirectConsumer:
             await self._connection.close()
         self._connection = self._channel = self._reply_channel = None
 
-    # Both publishes go to the channel underneath aio-pika: its Message object validates and
-    # converts every property on each publish, which showed in the router's profile.
-
     async def publish_event(self, body: bytes, routing_key: str, message_id: str) -> None:
         """Publish on the events exchange; returns once the broker confirmed, raises if not."""
         if self._channel is None or self._events is None:
             raise aiormq.exceptions.ChannelInvalidStateError("the consumer is not started")
-        channel = cast(aiormq.Channel, await self._channel.get_underlay_channel())
-        # wait=False releases the channel's lock once the frame is queued (see reply); the
-        # broker's confirm is still awaited.
-        await channel.basic_publish(
+        await publish_raw(
+            self._channel,
             body,
-            wait=False,
             exchange=self._events.name,
             routing_key=routing_key,
             properties=Basic.Properties(
@@ -137,17 +130,16 @@ class DirectConsumer:
         )
 
     async def reply(self, reply_to: str | None, correlation_id: str | None, body: bytes) -> None:
-        """Answer on the caller's queue; a caller without reply_to gets nothing."""
+        """Answer on the caller's queue; a caller without reply_to gets nothing.
+
+        A reply queue that vanished (caller gone) is not our failure. The ack that follows is
+        written after this frame, so a reply lost with the connection means a redelivery.
+        """
         if not reply_to or self._reply_channel is None:
             return
-        channel = cast(aiormq.Channel, await self._reply_channel.get_underlay_channel())
-        # Not mandatory: a reply queue that vanished (caller gone) is not our failure.
-        # wait=False: aiormq holds the channel's lock until the frame is written, so waiting
-        # would queue every reply behind the one before it. The ack that follows is written
-        # after this frame: one connection, one writer, in order.
-        await channel.basic_publish(
+        await publish_raw(
+            self._reply_channel,
             body,
-            wait=False,
             routing_key=reply_to,
             properties=Basic.Properties(content_type=JSON, correlation_id=correlation_id),
         )
