@@ -24,10 +24,12 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
         > /tmp/requirements.txt \
     && pip install -r /tmp/requirements.txt
 
-# The project itself, as a wheel: migrations/*.sql and shared/*.toml ship as package data.
+# The project itself, as a wheel: migrations/*.sql and shared/routing/catalog.toml ship as
+# package data; replay/ is the offline evaluator behind `optimizer replay`.
 COPY services ./services
 COPY shared ./shared
 COPY schemas ./schemas
+COPY replay ./replay
 COPY migrations ./migrations
 RUN pip wheel --no-deps --wheel-dir /wheels . \
     && pip install --no-deps /wheels/*.whl \

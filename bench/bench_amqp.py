@@ -1,4 +1,5 @@
-"""Benchmark: a producer on the bus (no HTTP): closed-loop RouteRequests through shared/client.py.
+"""Benchmark: a producer on the bus (no HTTP): closed-loop RouteRequests through
+shared/messaging/client.py.
 
 Against a running stack (bench/start_stack.sh uses AMQP_PREFIX=bench.):
 
@@ -15,7 +16,7 @@ import asyncio
 import sys
 import time
 
-from shared.client import OptimizerClient
+from shared.messaging.client import OptimizerClient
 
 PROMPT = "Say hello in one short sentence."
 

@@ -1,4 +1,4 @@
-"""Time per prompt of `shared.classifier.classify` (a benchmark, not a test: nothing asserts).
+"""Time per prompt of `shared.routing.classifier.classify` (a benchmark: nothing asserts).
 
 Prompts: MT-Bench and Vicuna-Bench first turns (short), plus RouterBench's few-shot prompts
 (1,400-2,700 characters) when the evaldata folder has them.
@@ -16,7 +16,7 @@ import statistics
 import time
 from pathlib import Path
 
-from shared.classifier import classify
+from shared.routing.classifier import classify
 
 DEFAULT_EVALDATA = Path(__file__).resolve().parents[2] / "shared" / "evaldata"
 

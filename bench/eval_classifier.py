@@ -1,4 +1,4 @@
-"""Accuracy and confusion matrix of `shared.classifier` on category-labelled prompts.
+"""Accuracy and confusion matrix of `shared.routing.classifier` on category-labelled prompts.
 
 MT-Bench (80) and Vicuna-Bench (80) label each question with a category; the mapping below says
 which of our patterns a person would file that category under. It was fixed from the category
@@ -15,8 +15,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from shared.catalog import PATTERNS
-from shared.classifier import classify
+from shared.routing.catalog import PATTERNS
+from shared.routing.classifier import classify
 
 DEFAULT_EVALDATA = Path(__file__).resolve().parents[2] / "shared" / "evaldata"
 

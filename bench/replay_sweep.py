@@ -1,6 +1,6 @@
 """Replay one dataset over several seeds and values of a good answer; print a table.
 
-Each cell is one full replay (`shared.replay`): the learned policy's quality and cost as
+Each cell is one full replay (`replay`): the learned policy's quality and cost as
 fractions of the best single model's, online over the whole stream and after learning on the
 held-out prompts. Used for the tables in docs/replay.md.
 
@@ -14,10 +14,10 @@ import argparse
 import statistics
 from pathlib import Path
 
-from shared.replay.datasets import LOADERS, load
-from shared.replay.metrics import segment
-from shared.replay.records import replay_catalog
-from shared.replay.simulate import ReplayConfig, Replayer, split
+from replay.datasets import LOADERS, load
+from replay.metrics import segment
+from replay.records import replay_catalog
+from replay.simulate import ReplayConfig, Replayer, split
 
 DEFAULT_EVALDATA = Path(__file__).resolve().parents[2] / "shared" / "evaldata"
 

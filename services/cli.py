@@ -45,7 +45,7 @@ def _run(coroutine: Coroutine[Any, Any, None]) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "replay":
-        from shared.replay.cli import main as replay_main
+        from replay.cli import main as replay_main
 
         return replay_main(argv[1:])
     if argv and argv[0] == "keys":
@@ -60,14 +60,14 @@ def main(argv: list[str] | None = None) -> int:
     if settings is None:
         return 2
     if args.command == "migrate":
-        from shared.migrate import main as migrate_main
+        from shared.storage.migrate import main as migrate_main
 
         return migrate_main()
     if args.command in ("up", "serve"):
         from services.runner import run_services
 
         if args.command == "up":
-            from shared.migrate import main as migrate_main
+            from shared.storage.migrate import main as migrate_main
 
             if migrate_main() != 0:
                 return 1

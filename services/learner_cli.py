@@ -9,11 +9,11 @@ from faststream.rabbit import RabbitBroker
 
 from schemas.messages import OverridesPublished
 from services.learner.core import Learner
-from shared.bus import JSON, encode
-from shared.catalog import load_catalog
-from shared.db import create_pool
+from shared.messaging.bus import JSON, encode
+from shared.messaging.topology import Topology, declare_all
+from shared.routing.catalog import load_catalog
 from shared.settings import Settings
-from shared.topology import Topology, declare_all
+from shared.storage.db import create_pool
 
 
 async def run_learner_command(args: argparse.Namespace, settings: Settings) -> int:

@@ -13,8 +13,8 @@ import uvicorn
 from services.ingress.app import create_app
 from services.probes import probe_app
 from services.runtime import Worker
-from shared.catalog import Catalog, load_catalog
 from shared.logs import configure_logging
+from shared.routing.catalog import Catalog, load_catalog
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)

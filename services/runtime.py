@@ -16,10 +16,10 @@ from faststream.rabbit.annotations import RabbitMessage
 from pydantic import BaseModel, ValidationError
 
 from schemas.messages import ErrorReply, ServiceHeartbeat
-from shared.bus import JSON, encode, incoming_correlation_id, reply, validation_summary
+from shared.messaging.bus import JSON, encode, incoming_correlation_id, reply, validation_summary
+from shared.messaging.topology import HEARTBEAT_KEY, Topology, declare_all
 from shared.metrics import POISON_MESSAGES, QUEUE_CONSUMERS, QUEUE_DEPTH
 from shared.settings import Settings
-from shared.topology import HEARTBEAT_KEY, Topology, declare_all
 
 log = logging.getLogger(__name__)
 

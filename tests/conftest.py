@@ -76,7 +76,7 @@ async def isolated_settings(
     service_urls: tuple[str, str], tag: str, **overrides: object
 ) -> AsyncIterator[Settings]:
     """Settings with a database and an AMQP namespace of their own, removed afterwards."""
-    from shared.migrate import migrate
+    from shared.storage.migrate import migrate
 
     base = urlsplit(service_urls[0])
     name = f"optimizer_test_{tag}"
@@ -122,7 +122,7 @@ async def delete_namespace(amqp_url: str, prefix: str) -> None:
     """Delete the queues and exchanges a session declared (quorum queues outlive connections)."""
     import aio_pika
 
-    from shared.topology import (
+    from shared.messaging.topology import (
         DEAD_LETTER_EXCHANGE,
         EVENTS_EXCHANGE,
         OVERRIDES_EXCHANGE,
@@ -147,7 +147,7 @@ async def delete_namespace(amqp_url: str, prefix: str) -> None:
 
 @pytest.fixture
 async def db(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
-    from shared.db import create_pool
+    from shared.storage.db import create_pool
 
     pool = await create_pool(settings.database_url, max_size=4)
     yield pool

@@ -12,7 +12,7 @@ import uvicorn
 from services.ingress.app import create_app
 from services.runner import EmbeddedServer, build_worker
 from services.runtime import Worker
-from shared.catalog import load_catalog
+from shared.routing.catalog import load_catalog
 from shared.settings import Settings
 
 

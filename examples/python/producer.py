@@ -1,4 +1,4 @@
-"""Route a prompt over RabbitMQ and rate the answer, with shared.client.OptimizerClient.
+"""Route a prompt over RabbitMQ and rate the answer, with shared.messaging.client.OptimizerClient.
 
     .venv/bin/python examples/python/producer.py "What is the capital of France?"
 
@@ -12,7 +12,7 @@ import asyncio
 import json
 import os
 
-from shared.client import OptimizerClient
+from shared.messaging.client import OptimizerClient
 
 
 async def main() -> int:

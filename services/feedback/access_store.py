@@ -19,7 +19,14 @@ from uuid import UUID
 import asyncpg
 
 from schemas.messages import QueryCommand, RouteCompleted
-from shared.apikeys import ApiKeyInfo, Scope, gcra, hash_key, new_key, seconds_until_next_utc_day
+from shared.storage.apikeys import (
+    ApiKeyInfo,
+    Scope,
+    gcra,
+    hash_key,
+    new_key,
+    seconds_until_next_utc_day,
+)
 
 # One statement, hence one snapshot: a completion that commits between two separate reads
 # (adding to spent, deleting its reservation) would otherwise be counted in neither.

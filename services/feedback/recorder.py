@@ -17,7 +17,7 @@ import asyncpg
 
 from schemas.messages import RouteCompleted
 from services.feedback import access_store
-from shared.db import TRANSIENT_DB_ERRORS, with_db_retry
+from shared.storage.db import TRANSIENT_DB_ERRORS, with_db_retry
 
 log = logging.getLogger(__name__)
 

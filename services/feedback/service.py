@@ -22,16 +22,16 @@ from schemas.messages import (
 from services.feedback import access_store, reports, store
 from services.feedback.recorder import CompletionRecorder
 from services.runtime import Worker, periodic
-from shared.bus import make_broker
-from shared.db import create_pool, ping, with_db_retry
-from shared.metrics import COMPLETIONS_RECORDED, FEEDBACK
-from shared.settings import Settings
-from shared.topology import (
+from shared.messaging.bus import make_broker
+from shared.messaging.topology import (
     FEEDBACK_COMPLETIONS,
     FEEDBACK_QUERIES,
     FEEDBACK_SUBMISSIONS,
     ROUTE_COMPLETED_BATCH_KEY,
 )
+from shared.metrics import COMPLETIONS_RECORDED, FEEDBACK
+from shared.settings import Settings
+from shared.storage.db import create_pool, ping, with_db_retry
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from schemas.messages import LearnerCommand, QueryCommand
 from services.ingress.bus_calls import ingress, rpc_json
 from services.ingress.errors import ApiError
-from shared.topology import FEEDBACK_QUERIES, LEARNER_COMMANDS
+from shared.messaging.topology import FEEDBACK_QUERIES, LEARNER_COMMANDS
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 

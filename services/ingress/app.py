@@ -19,9 +19,9 @@ from services.ingress.fast_lane import ChatFastLane
 from services.ingress.http_metrics import HttpMetricsMiddleware
 from services.ingress.models import HealthResponse
 from services.ingress.state import WORKER_SERVICES, IngressState
-from shared.catalog import Catalog, load_catalog
+from shared.messaging.topology import declare_all
+from shared.routing.catalog import Catalog, load_catalog
 from shared.settings import Settings
-from shared.topology import declare_all
 
 
 def create_app(settings: Settings, catalog: Catalog | None = None) -> FastAPI:

@@ -26,8 +26,8 @@ from schemas.messages import QueryCommand
 from services.ingress.bus_calls import ingress, rpc_json
 from services.ingress.errors import ApiError
 from services.ingress.state import IngressState
-from shared.apikeys import ApiKeyInfo, hash_key, well_formed
-from shared.topology import FEEDBACK_QUERIES
+from shared.messaging.topology import FEEDBACK_QUERIES
+from shared.storage.apikeys import ApiKeyInfo, hash_key, well_formed
 
 _CACHE_SIZE = 10_000
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from services.ingress.errors import ApiError
 from services.ingress.state import IngressState
-from shared.rpc import RpcTimeoutError
+from shared.messaging.rpc import RpcTimeoutError
 
 # Error kinds a worker may reply with, and the HTTP status each one becomes.
 _STATUS_BY_KIND = {

@@ -20,7 +20,7 @@ router = APIRouter(tags=["contracts"])
 @functools.cache
 def _asyncapi() -> dict[str, Any]:
     # Built once per process: the document depends on code only.
-    from schemas.asyncapi import asyncapi_document
+    from shared.messaging.asyncapi import asyncapi_document
 
     document: dict[str, Any] = json.loads(json.dumps(asyncapi_document()))
     return document

@@ -24,7 +24,7 @@ from services.ingress.auth import require_admin
 from services.ingress.bus_calls import ingress, rpc_json
 from services.ingress.errors import ApiError
 from services.ingress.state import IngressState
-from shared.topology import FEEDBACK_QUERIES, LEARNER_COMMANDS
+from shared.messaging.topology import FEEDBACK_QUERIES, LEARNER_COMMANDS
 
 _WEB = Path(__file__).parent / "web"
 

@@ -18,10 +18,10 @@ from fastapi import Request
 from schemas.messages import ChatMessage, QueryCommand, RouteRequest
 from services.ingress.bus_calls import ingress, rpc_json
 from services.ingress.errors import ApiError
-from shared.apikeys import ApiKeyInfo
-from shared.catalog import Catalog, ModelSpec
+from shared.messaging.topology import FEEDBACK_QUERIES
+from shared.routing.catalog import Catalog, ModelSpec
 from shared.settings import Settings
-from shared.topology import FEEDBACK_QUERIES
+from shared.storage.apikeys import ApiKeyInfo
 
 _TOKENS_PER_MESSAGE = 8  # role markers and separators the vendors add around each message
 

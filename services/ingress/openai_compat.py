@@ -23,7 +23,7 @@ from schemas.messages import ChatMessage, RouteConstraints, RouteRequest
 from services.ingress.bus_calls import ingress, rpc_json
 from services.ingress.errors import ApiError
 from services.ingress.limits import admit, check_input
-from shared.topology import ROUTE_REQUESTS
+from shared.messaging.topology import ROUTE_REQUESTS
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 

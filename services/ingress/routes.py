@@ -17,7 +17,7 @@ from services.ingress.models import (
     RouteBody,
     RouteResponse,
 )
-from shared.topology import FEEDBACK_SUBMISSIONS, ROUTE_REQUESTS
+from shared.messaging.topology import FEEDBACK_SUBMISSIONS, ROUTE_REQUESTS
 
 router = APIRouter()
 

@@ -13,11 +13,11 @@ from pydantic import ValidationError
 
 from schemas.messages import ServiceHeartbeat
 from services.runtime import instance_id
-from shared.bus import make_broker
-from shared.catalog import Catalog
-from shared.rpc import RpcClient
+from shared.messaging.bus import make_broker
+from shared.messaging.rpc import RpcClient
+from shared.messaging.topology import HEARTBEAT_KEY, Topology
+from shared.routing.catalog import Catalog
 from shared.settings import Settings
-from shared.topology import HEARTBEAT_KEY, Topology
 
 WORKER_SERVICES = ("router", "feedback", "learner")
 

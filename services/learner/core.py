@@ -12,9 +12,9 @@ import asyncpg
 
 from schemas.messages import Override, OverridesPublished
 from services.learner import store
-from shared import learning
-from shared.catalog import Catalog
 from shared.metrics import OVERRIDES_ACTIVE, OVERRIDES_VERSION, RETRAINS
+from shared.routing import learning
+from shared.routing.catalog import Catalog
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)

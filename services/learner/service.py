@@ -16,11 +16,11 @@ from pydantic import ValidationError
 from schemas.messages import ErrorReply, LearnerCommand, OverridesPublished, RpcReply
 from services.learner.core import Learner
 from services.runtime import Worker
-from shared.bus import JSON, encode, make_broker
-from shared.catalog import Catalog
-from shared.db import TRANSIENT_DB_ERRORS, create_pool
+from shared.messaging.bus import JSON, encode, make_broker
+from shared.messaging.topology import LEARNER_COMMANDS
+from shared.routing.catalog import Catalog
 from shared.settings import Settings
-from shared.topology import LEARNER_COMMANDS
+from shared.storage.db import TRANSIENT_DB_ERRORS, create_pool
 
 log = logging.getLogger(__name__)
 

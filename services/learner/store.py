@@ -11,7 +11,7 @@ import asyncpg
 from schemas.messages import Override
 
 # "Good" outcome: marked correct, or (when correctness was not given) a score of 4 or 5.
-# Must agree with shared.learning's definition, which the replay evaluator uses.
+# Must agree with shared.routing.learning's definition, which the replay evaluator uses.
 AGGREGATE_FEEDBACK = """
 SELECT r.pattern, r.model, count(*)::int AS samples,
        sum(CASE WHEN f.is_correct IS TRUE OR (f.is_correct IS NULL AND f.quality_score >= 4)

@@ -15,9 +15,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from schemas.messages import SCHEMA_VERSION, RouteCompleted
-from shared.bus import encode
+from shared.messaging.bus import encode
+from shared.messaging.topology import ROUTE_COMPLETED_BATCH_KEY, ROUTE_COMPLETED_KEY
 from shared.metrics import COMPLETION_GROUP_SIZE
-from shared.topology import ROUTE_COMPLETED_BATCH_KEY, ROUTE_COMPLETED_KEY
 
 # (body, routing key, message id) -> returns once the broker has confirmed the message.
 Publish = Callable[[bytes, str, str], Awaitable[None]]

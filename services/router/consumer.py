@@ -25,9 +25,9 @@ from aio_pika.abc import (
 )
 from pamqp.commands import Basic
 
-from shared.bus import JSON, PERSISTENT, publish_raw
+from shared.messaging.bus import JSON, PERSISTENT, publish_raw
+from shared.messaging.topology import EVENTS_EXCHANGE, Topology
 from shared.settings import Settings
-from shared.topology import EVENTS_EXCHANGE, Topology
 
 log = logging.getLogger(__name__)
 

@@ -12,17 +12,17 @@ from typing import Any
 
 from schemas.messages import FallbackHop, Override, RouteCompleted, RouteRequest, RouteResult
 from shared import metrics
-from shared.catalog import Catalog
-from shared.classifier import Classification, classify
-from shared.dispatch import (
+from shared.providers.base import ChatProvider
+from shared.routing.catalog import Catalog
+from shared.routing.classifier import Classification, classify
+from shared.routing.dispatch import (
     AllModelsFailed,
     call_with_fallback,
-    estimate_prompt_tokens,
     fallback_chain,
 )
-from shared.policy import Decision, NoCandidateError, RoutingPolicy
-from shared.providers.base import ChatProvider
-from shared.resilience import BreakerRegistry, CircuitState
+from shared.routing.policy import Decision, NoCandidateError, RoutingPolicy
+from shared.routing.resilience import BreakerRegistry, CircuitState
+from shared.routing.tokens import estimate_prompt_tokens
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)

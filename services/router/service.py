@@ -24,14 +24,14 @@ from services.router.completions import CompletionPublisher
 from services.router.consumer import DirectConsumer
 from services.router.engine import OverrideSet, RoutingEngine, decision_view
 from services.runtime import Worker
-from shared.bus import encode, make_broker, validation_summary
-from shared.catalog import Catalog
+from shared.messaging.bus import encode, make_broker, validation_summary
+from shared.messaging.rpc import RpcClient, RpcTimeoutError
+from shared.messaging.topology import LEARNER_COMMANDS, ROUTE_REQUESTS
 from shared.metrics import IN_FLIGHT, POISON_MESSAGES
-from shared.policy import NoCandidateError
 from shared.providers.registry import build_providers, close_providers
-from shared.rpc import RpcClient, RpcTimeoutError
+from shared.routing.catalog import Catalog
+from shared.routing.policy import NoCandidateError
 from shared.settings import Settings
-from shared.topology import LEARNER_COMMANDS, ROUTE_REQUESTS
 
 log = logging.getLogger(__name__)
 

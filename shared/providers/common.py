@@ -26,7 +26,7 @@ from shared.providers.base import (
     ProviderError,
     RetryableProviderError,
 )
-from shared.providers.simulated import estimate_tokens
+from shared.routing.tokens import estimate_tokens
 
 logger = logging.getLogger(__name__)
 

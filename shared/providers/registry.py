@@ -28,7 +28,7 @@ def build_providers(settings: Settings) -> dict[str, ChatProvider]:
     # Vendor SDKs are imported only when their key is set: they are slow to import, and a
     # process without that key never needs them.
     if "anthropic" in configured and settings.anthropic_api_key is not None:
-        from shared.providers.anthropic_provider import AnthropicProvider
+        from shared.providers.anthropic import AnthropicProvider
 
         providers["anthropic"] = AnthropicProvider(
             settings.anthropic_api_key.get_secret_value().strip(),
@@ -36,13 +36,13 @@ def build_providers(settings: Settings) -> dict[str, ChatProvider]:
             timeout,
         )
     if "google" in configured and settings.google_api_key is not None:
-        from shared.providers.gemini_provider import GeminiProvider
+        from shared.providers.google import GeminiProvider
 
         providers["google"] = GeminiProvider(
             settings.google_api_key.get_secret_value().strip(), settings.gemini_base_url, timeout
         )
     if "openrouter" in configured and settings.openrouter_api_key is not None:
-        from shared.providers.openrouter_provider import OpenRouterProvider
+        from shared.providers.openrouter import OpenRouterProvider
 
         providers["openrouter"] = OpenRouterProvider(
             settings.openrouter_api_key.get_secret_value().strip(),

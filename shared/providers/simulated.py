@@ -7,14 +7,7 @@ import hashlib
 
 from schemas.messages import ChatMessage
 from shared.providers.base import Completion
-
-# Roughly four characters per token for English text, the usual rule of thumb.
-_CHARS_PER_TOKEN = 4
-
-
-def estimate_tokens(text: str) -> int:
-    """A cheap token estimate, good enough for pre-call cost checks and the simulated provider."""
-    return max(1, (len(text) + _CHARS_PER_TOKEN - 1) // _CHARS_PER_TOKEN)
+from shared.routing.tokens import CHARS_PER_TOKEN, PER_MESSAGE_TOKENS, estimate_tokens
 
 
 class SimulatedProvider:
@@ -40,9 +33,9 @@ class SimulatedProvider:
         budget = max(1, max_tokens)
         finish = "stop"
         if estimate_tokens(text) > budget:
-            text = " ".join(words[: max(1, budget * _CHARS_PER_TOKEN // 6)])
+            text = " ".join(words[: max(1, budget * CHARS_PER_TOKEN // 6)])
             finish = "length"
-        tokens_in = sum(estimate_tokens(m.content) + 4 for m in messages)
+        tokens_in = sum(estimate_tokens(m.content) + PER_MESSAGE_TOKENS for m in messages)
         return Completion(
             text=text,
             tokens_in=tokens_in,

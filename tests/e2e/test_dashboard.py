@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 
 from services.runner import build_worker
-from shared.catalog import load_catalog
+from shared.routing.catalog import load_catalog
 from tests.conftest import free_port, isolated_settings
 from tests.e2e.browser import browser_page, output_path
 from tests.integration.test_request_path import wait_for_rows

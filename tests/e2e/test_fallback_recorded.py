@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from shared.db import create_pool
+from shared.storage.db import create_pool
 from tests.conftest import free_port, isolated_settings
 from tests.fakes.vendor_server import TOKENS_IN, TOKENS_OUT, running_vendor_server
 from tests.integration.test_request_path import wait_for_rows
@@ -77,7 +77,7 @@ async def test_overloaded_provider_falls_over_and_the_row_shows_path_and_cost(
     assert row["fallback_path"] == body["fallback_path"]
     assert row["attempts"] == 3
     assert (row["tokens_in"], row["tokens_out"]) == (TOKENS_IN, TOKENS_OUT)
-    from shared.catalog import load_catalog
+    from shared.routing.catalog import load_catalog
 
     expected = load_catalog().get(body["model"]).cost(TOKENS_IN, TOKENS_OUT)
     assert float(row["cost_usd"]) == pytest.approx(expected, rel=1e-6)

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import asyncpg
 
 from services.feedback import access_store
-from shared.db import create_pool
 from shared.settings import Settings
+from shared.storage.db import create_pool
 from tests.conftest import free_port
 from tests.system import RunningSystem, start_system
 

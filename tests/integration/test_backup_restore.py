@@ -89,7 +89,7 @@ def snapshot(url: str) -> dict[str, int]:
 def prepare(url: str) -> None:
     """The project's schema (when its migrations run here) plus rows of our own."""
     migrated = subprocess.run(
-        [sys.executable, "-m", "shared.migrate"],
+        [sys.executable, "-m", "shared.storage.migrate"],
         capture_output=True,
         text=True,
         check=False,

@@ -10,9 +10,13 @@ import httpx
 
 from schemas.messages import RouteCompletedBatch
 from services.router.completions import batch_body
+from shared.messaging.topology import (
+    EVENTS_EXCHANGE,
+    ROUTE_COMPLETED_BATCH_KEY,
+    ROUTE_COMPLETED_KEY,
+)
 from shared.metrics import COMPLETION_GROUP_SIZE
 from shared.settings import Settings
-from shared.topology import EVENTS_EXCHANGE, ROUTE_COMPLETED_BATCH_KEY, ROUTE_COMPLETED_KEY
 from tests.integration.test_request_path import (
     _drain_dead,
     _publish,

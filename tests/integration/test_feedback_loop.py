@@ -12,9 +12,9 @@ import pytest
 
 from schemas.messages import RouteCompleted, SubmitFeedback
 from services.router.service import RouterService
-from shared.catalog import load_catalog
+from shared.messaging.topology import EVENTS_EXCHANGE, FEEDBACK_SUBMISSIONS, ROUTE_COMPLETED_KEY
+from shared.routing.catalog import load_catalog
 from shared.settings import Settings
-from shared.topology import EVENTS_EXCHANGE, FEEDBACK_SUBMISSIONS, ROUTE_COMPLETED_KEY
 from tests.integration.test_request_path import wait_for_rows
 from tests.system import RunningSystem
 

@@ -10,7 +10,7 @@ import pytest
 
 from schemas.messages import ChatMessage, RouteRequest
 from services.ingress.limits import cost_bound
-from shared.catalog import load_catalog
+from shared.routing.catalog import load_catalog
 from shared.settings import Settings
 from tests.integration.auth_support import SecuredSystem, secured_system
 

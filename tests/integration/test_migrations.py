@@ -9,7 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
-from shared.migrate import discover, migrate
+from shared.storage.migrate import discover, migrate
 
 
 @pytest.fixture

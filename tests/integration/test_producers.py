@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 
 from schemas.messages import ChatMessage
-from shared.client import OptimizerClient, OptimizerError
+from shared.messaging.client import OptimizerClient, OptimizerError
 from tests.integration.test_request_path import wait_for_rows
 from tests.system import RunningSystem
 

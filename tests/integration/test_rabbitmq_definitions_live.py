@@ -23,8 +23,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import pytest
 from faststream.rabbit import RabbitBroker
 
+from shared.messaging.topology import WORK_QUEUES, Topology, declare_all
 from shared.settings import Settings
-from shared.topology import WORK_QUEUES, Topology, declare_all
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,8 +10,8 @@ import aio_pika
 import asyncpg
 
 from schemas.messages import RouteCompleted
+from shared.messaging.topology import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, ROUTE_COMPLETED_KEY
 from shared.settings import Settings
-from shared.topology import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, ROUTE_COMPLETED_KEY
 from tests.system import RunningSystem
 
 

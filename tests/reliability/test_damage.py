@@ -12,8 +12,8 @@ import asyncpg
 import httpx
 
 from schemas.messages import SubmitFeedback
+from shared.messaging.topology import FEEDBACK_SUBMISSIONS, WORK_QUEUES
 from shared.settings import Settings
-from shared.topology import FEEDBACK_SUBMISSIONS, WORK_QUEUES
 from tests.reliability.conftest import Cluster, postgres, rabbitmq_app, until, wait_port
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from shared.apikeys import gcra, hash_key, new_key, seconds_until_next_utc_day, well_formed
+from shared.storage.apikeys import gcra, hash_key, new_key, seconds_until_next_utc_day, well_formed
 
 
 def test_new_keys_are_well_formed_unique_and_stored_only_as_a_hash() -> None:

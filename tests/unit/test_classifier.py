@@ -5,8 +5,8 @@ import time
 import pytest
 
 from schemas.messages import ChatMessage
-from shared.catalog import COMPLEXITIES, PATTERNS
-from shared.classifier import Classification, classify
+from shared.routing.catalog import COMPLEXITIES, PATTERNS
+from shared.routing.classifier import Classification, classify
 
 
 @pytest.mark.parametrize(

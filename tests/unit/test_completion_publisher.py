@@ -9,7 +9,7 @@ import pytest
 
 from schemas.messages import RouteCompleted, RouteCompletedBatch
 from services.router.completions import CompletionPublisher
-from shared.topology import ROUTE_COMPLETED_BATCH_KEY, ROUTE_COMPLETED_KEY
+from shared.messaging.topology import ROUTE_COMPLETED_BATCH_KEY, ROUTE_COMPLETED_KEY
 
 
 def event() -> RouteCompleted:

@@ -9,9 +9,9 @@ from pathlib import Path
 import jsonschema
 
 from schemas import messages
-from schemas.asyncapi import asyncapi_document
-from schemas.export import MESSAGES, documents, json_schema
-from shared.topology import WORK_QUEUES
+from schemas.export import MESSAGES, json_schema
+from shared.messaging.asyncapi import asyncapi_document, documents
+from shared.messaging.topology import WORK_QUEUES
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -22,7 +22,7 @@ def test_committed_documents_match_the_code() -> None:
         for relative, text in documents().items()
         if not (DOCS / relative).exists() or (DOCS / relative).read_text("utf-8") != text
     ]
-    assert not stale, f"regenerate with `python -m schemas.export docs/`: {stale}"
+    assert not stale, f"regenerate with `python -m shared.messaging.asyncapi docs/`: {stale}"
 
 
 def test_every_message_of_the_contract_is_exported() -> None:

@@ -7,15 +7,15 @@ import time
 import pytest
 
 from schemas.messages import ChatMessage, FallbackHop
-from shared.catalog import Catalog, ModelSpec, load_catalog
-from shared.dispatch import (
+from shared.providers.registry import build_providers, close_providers
+from shared.routing.catalog import Catalog, ModelSpec, load_catalog
+from shared.routing.dispatch import (
     AllModelsFailed,
     call_with_fallback,
-    estimate_prompt_tokens,
     fallback_chain,
 )
-from shared.providers.registry import build_providers, close_providers
-from shared.resilience import BreakerRegistry, CircuitState
+from shared.routing.resilience import BreakerRegistry, CircuitState
+from shared.routing.tokens import estimate_prompt_tokens
 from tests.fakes.vendor_server import TOKENS_IN, TOKENS_OUT, running_vendor_server, settings_for
 
 MESSAGES = [ChatMessage(role="user", content="What is the capital of France?")]

@@ -24,9 +24,9 @@ from schemas.messages import QueryCommand, RouteRequest
 from services.ingress.app import create_app
 from services.ingress.auth import KeyVerifier
 from services.ingress.fast_lane import ChatFastLane
-from shared.apikeys import ApiKeyInfo, hash_key
-from shared.catalog import Catalog, load_catalog
+from shared.routing.catalog import Catalog, load_catalog
 from shared.settings import Settings
+from shared.storage.apikeys import ApiKeyInfo, hash_key
 from tests.unit.test_openai_compat import REPLY  # a router's reply
 
 URL = "/v1/chat/completions"

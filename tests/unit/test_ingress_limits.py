@@ -7,8 +7,8 @@ import pytest
 from schemas.messages import ChatMessage, RouteConstraints, RouteRequest
 from services.ingress.errors import ApiError
 from services.ingress.limits import candidates, check_input, cost_bound
-from shared.catalog import load_catalog
 from shared.providers.simulated import SimulatedProvider
+from shared.routing.catalog import load_catalog
 from shared.settings import Settings
 
 CATALOG = load_catalog()

@@ -17,7 +17,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from shared.topology import ROUTE_REQUESTS
+from shared.messaging.topology import ROUTE_REQUESTS
 from tests.unit.deploy_support import ROOT, image_is_pinned, setting_env_names
 
 K8S = ROOT / "infra" / "k8s"

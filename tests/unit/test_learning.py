@@ -3,8 +3,8 @@
 import pytest
 
 from schemas.messages import Override
-from shared.catalog import Catalog, ModelSpec
-from shared.learning import (
+from shared.routing.catalog import Catalog, ModelSpec
+from shared.routing.learning import (
     ModelStats,
     blended_price_per_mtok,
     confidence_level,

@@ -14,7 +14,7 @@ import pytest
 
 from schemas.messages import ChatMessage
 from shared.providers.base import FatalProviderError, RetryableProviderError
-from shared.providers.openrouter_provider import OpenRouterProvider
+from shared.providers.openrouter import OpenRouterProvider
 
 MESSAGES = [ChatMessage(role="user", content="héllo ☃")]
 OK_BODY = json.dumps(

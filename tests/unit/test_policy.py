@@ -5,9 +5,9 @@ import random
 import pytest
 
 from schemas.messages import Override, RouteConstraints
-from shared.catalog import Catalog, ModelSpec
-from shared.classifier import Classification
-from shared.policy import NoCandidateError, RoutingPolicy, expected_quality
+from shared.routing.catalog import Catalog, ModelSpec
+from shared.routing.classifier import Classification
+from shared.routing.policy import NoCandidateError, RoutingPolicy, expected_quality
 
 
 def spec(
@@ -141,7 +141,7 @@ def test_a_retired_id_may_not_clash_with_a_listed_model() -> None:
 
 
 def test_the_shipped_catalog_still_answers_for_claude_sonnet_4_5() -> None:
-    from shared.catalog import load_catalog
+    from shared.routing.catalog import load_catalog
 
     shipped = load_catalog()
     assert shipped.resolve("claude-sonnet-4-5") == "claude-sonnet-5-5"

@@ -7,15 +7,15 @@ import time
 import pytest
 
 from schemas.messages import ChatMessage
-from shared.providers.anthropic_provider import AnthropicProvider
+from shared.providers.anthropic import AnthropicProvider
 from shared.providers.base import (
     ContextTooLongError,
     FatalProviderError,
     RetryableProviderError,
 )
 from shared.providers.common import parse_retry_after
-from shared.providers.gemini_provider import GeminiProvider
-from shared.providers.openrouter_provider import OpenRouterProvider
+from shared.providers.google import GeminiProvider
+from shared.providers.openrouter import OpenRouterProvider
 from shared.providers.registry import build_providers, close_providers
 from tests.fakes.vendor_server import (
     TOKENS_IN,

@@ -1,4 +1,5 @@
-"""infra/rabbitmq: the boot-time definitions declare exactly what shared/topology.py declares.
+"""infra/rabbitmq: the boot-time definitions declare exactly what
+shared/messaging/topology.py declares.
 
 A queue imported with other arguments than the services declare would make every service fail
 at start (RabbitMQ answers PRECONDITION_FAILED), so the arguments are compared one by one.
@@ -11,7 +12,7 @@ import re
 from functools import cache
 from typing import Any
 
-from shared import topology
+from shared.messaging import topology
 from shared.settings import Settings
 from tests.unit.deploy_support import ROOT, compose
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from shared.replay import cli
-from shared.replay.datasets import load_jsonl
-from shared.replay.metrics import segment
-from shared.replay.records import replay_catalog
-from shared.replay.simulate import ReplayConfig, Replayer, split
+from replay import cli
+from replay.datasets import load_jsonl
+from replay.metrics import segment
+from replay.records import replay_catalog
+from replay.simulate import ReplayConfig, Replayer, split
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "replay_two_patterns.jsonl"
 EVALDATA = cli.DEFAULT_EVALDATA
@@ -103,7 +103,7 @@ def test_cli_rejects_missing_records(tmp_path: Path) -> None:
     not (EVALDATA / "routellm" / "mt_bench").exists(), reason="evaldata not present"
 )
 def test_mt_bench_adapter() -> None:
-    from shared.replay.datasets import load_mt_bench
+    from replay.datasets import load_mt_bench
 
     data = load_mt_bench(EVALDATA)
     assert data.graded

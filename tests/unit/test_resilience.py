@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.resilience import BreakerRegistry, CircuitBreaker, CircuitState, backoff_delay
+from shared.routing.resilience import BreakerRegistry, CircuitBreaker, CircuitState, backoff_delay
 
 
 class FakeClock:

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from statistics import fmean
 
 from schemas.messages import ChatMessage
-from shared.catalog import Catalog, ModelSpec
-from shared.providers.simulated import estimate_tokens
+from shared.routing.catalog import Catalog, ModelSpec
+from shared.routing.tokens import estimate_tokens
 
 REPLAY_PROVIDER = "simulated"
 # Priors of a replay catalog: only the reference model is expected to clear the default floor

@@ -11,8 +11,8 @@ import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from shared.providers.simulated import estimate_tokens
-from shared.replay.records import ReplayDataset, ReplayRecord, user_messages
+from replay.records import ReplayDataset, ReplayRecord, user_messages
+from shared.routing.tokens import estimate_tokens
 
 STRONG = "gpt-4-1106-preview"
 WEAK = "mistralai/Mixtral-8x7B-Instruct-v0.1"

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from schemas.messages import Override
-from shared.catalog import Catalog, ModelSpec
+from shared.routing.catalog import Catalog, ModelSpec
 
 ConfidenceLevel = Literal["high", "medium", "low"]
 LEVEL_RANK: dict[str, int] = {"low": 0, "medium": 1, "high": 2}

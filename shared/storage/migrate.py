@@ -127,7 +127,7 @@ async def migrate(database_url: str, out: list[str] | None = None) -> list[str]:
 
 
 def main() -> int:
-    """Entry point for `optimizer migrate` and `python -m shared.migrate`."""
+    """Entry point for `optimizer migrate` and `python -m shared.storage.migrate`."""
     settings = get_settings()
     try:
         asyncio.run(migrate(settings.database_url))

@@ -8,10 +8,10 @@ from pathlib import Path
 from statistics import fmean
 from typing import Any
 
-from shared.catalog import Catalog
-from shared.replay.metrics import learning_curve, segment
-from shared.replay.records import ReplayDataset, ReplayRecord
-from shared.replay.simulate import ReplayConfig, Replayer, Step
+from replay.metrics import learning_curve, segment
+from replay.records import ReplayDataset, ReplayRecord
+from replay.simulate import ReplayConfig, Replayer, Step
+from shared.routing.catalog import Catalog
 
 GOAL_QUALITY, GOAL_COST = 0.95, 0.5  # the project's target: 95% of the best quality at 50% cost
 

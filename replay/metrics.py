@@ -16,10 +16,10 @@ from itertools import pairwise
 from statistics import fmean
 from typing import Any
 
-from shared.catalog import Catalog
-from shared.learning import blended_price_per_mtok
-from shared.replay.records import ReplayDataset, ReplayRecord
-from shared.replay.simulate import Step
+from replay.records import ReplayDataset, ReplayRecord
+from replay.simulate import Step
+from shared.routing.catalog import Catalog
+from shared.routing.learning import blended_price_per_mtok
 
 Picker = Callable[[ReplayRecord], str]
 CURVE_WINDOWS = 20

@@ -20,7 +20,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, Abstrac
 from pamqp.commands import Basic
 from pydantic import BaseModel
 
-from shared.bus import JSON, PERSISTENT, encode, publish_raw
+from shared.messaging.bus import JSON, PERSISTENT, encode, publish_raw
 
 
 class RpcTimeoutError(TimeoutError):

@@ -6,7 +6,7 @@ sequences, never raw substrings, so "capital" does not contain "api" and "classi
 emails" is not code. Measured in docs/classifier.md (bench/eval_classifier.py).
 
 How a pattern is chosen:
-- Each pattern has words and phrases with weights (`shared._lexicon`). A *task verb*
+- Each pattern has words and phrases with weights (`shared.routing.lexicon`). A *task verb*
   ("summarize", "translate", "implement") says what to do and weighs more than a *topic word*
   ("python", "equation"), which only says what the prompt is about.
 - A task verb opening a sentence gets a bonus: prompts state their task first. When the very
@@ -26,8 +26,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from schemas.messages import ChatMessage
-from shared import _lexicon as lex
-from shared.catalog import COMPLEXITIES, PATTERNS
+from shared.routing import lexicon as lex
+from shared.routing.catalog import COMPLEXITIES, PATTERNS
 
 # Long prompts put the instruction at the start or the end; the middle is pasted material.
 # Reading only these parts bounds the cost per prompt whatever its length.
@@ -269,4 +269,4 @@ def _is_list_item(line: str) -> bool:
 
 
 if set(lex.TIE_ORDER) != set(PATTERNS):  # a catalog pattern without a tie-break rank
-    raise RuntimeError("shared._lexicon.TIE_ORDER must list every catalog pattern")
+    raise RuntimeError("shared.routing.lexicon.TIE_ORDER must list every catalog pattern")

@@ -5,11 +5,12 @@
         print(result.answer, result.model, result.cost_usd)
         await client.submit_feedback(result.request_id, quality_score=5, is_correct=True)
 
-It speaks the contract of schemas/messages.py (docs/asyncapi.json) through shared/rpc.py, the
-ingress's own RPC on aio-pika: one exclusive reply queue per client and a future per
-correlation id, so any number of calls may be in flight at once. The bus is a trusted
-boundary: whoever holds broker credentials may publish, so API key limits (rate, budget) apply
-at the HTTP ingress, not here; `api_key_id` only attributes requests and feedback to a key.
+It speaks the contract of schemas/messages.py (docs/asyncapi.json) through
+shared/messaging/rpc.py, the ingress's own RPC on aio-pika: one exclusive reply queue per
+client and a future per correlation id, so any number of calls may be in flight at once. The
+bus is a trusted boundary: whoever holds broker credentials may publish, so API key limits
+(rate, budget) apply at the HTTP ingress, not here; `api_key_id` only attributes requests and
+feedback to a key.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ from schemas.messages import (
     RouteResult,
     SubmitFeedback,
 )
-from shared.rpc import RpcClient
-from shared.topology import FEEDBACK_SUBMISSIONS, ROUTE_REQUESTS
+from shared.messaging.rpc import RpcClient
+from shared.messaging.topology import FEEDBACK_SUBMISSIONS, ROUTE_REQUESTS
 
 
 class OptimizerError(RuntimeError):

@@ -23,7 +23,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from schemas.messages import ChatMessage, FallbackHop
-from shared.catalog import Catalog, ModelSpec
 from shared.providers.base import (
     ChatProvider,
     Completion,
@@ -32,8 +31,8 @@ from shared.providers.base import (
     RetryableProviderError,
 )
 from shared.providers.common import unexpected
-from shared.providers.simulated import estimate_tokens
-from shared.resilience import BreakerRegistry, CircuitBreaker, backoff_delay
+from shared.routing.catalog import Catalog, ModelSpec
+from shared.routing.resilience import BreakerRegistry, CircuitBreaker, backoff_delay
 from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -42,8 +41,6 @@ logger = logging.getLogger(__name__)
 _REQUEST_FAULTS = {"bad_request", "context_too_long"}
 # Errors after which no other model of the same provider is worth trying for this request.
 _PROVIDER_WIDE = {"auth", "payment_required", "bad_request"}
-# Role and framing overhead per chat message, in tokens (OpenAI's published rule of thumb).
-_PER_MESSAGE_TOKENS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +63,6 @@ class AllModelsFailed(Exception):  # noqa: N818 - the name the router and issue 
         tried = "; ".join(f"{h.provider}/{h.model}: {h.reason} x{h.attempts}" for h in hops)
         super().__init__(f"{head}: {tried or 'no configured model can take this request'}")
 
-
-def estimate_prompt_tokens(messages: list[ChatMessage]) -> int:
-    """Rough prompt size, to skip models whose context cannot hold it before paying for a call."""
-    return sum(estimate_tokens(m.content) + _PER_MESSAGE_TOKENS for m in messages)
 
 
 def fallback_chain(

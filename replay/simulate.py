@@ -13,10 +13,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from replay.records import REPLAY_PROVIDER, ReplayDataset, ReplayRecord
 from schemas.messages import Override
-from shared.catalog import Catalog
-from shared.classifier import Classification, classify
-from shared.learning import (
+from shared.routing.catalog import Catalog
+from shared.routing.classifier import Classification, classify
+from shared.routing.learning import (
     ModelStats,
     diff_overrides,
     is_good,
@@ -24,8 +25,7 @@ from shared.learning import (
     select_overrides,
     select_trials,
 )
-from shared.policy import RoutingPolicy
-from shared.replay.records import REPLAY_PROVIDER, ReplayDataset, ReplayRecord
+from shared.routing.policy import RoutingPolicy
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from schemas.messages import Override, RouteConstraints
-from shared.catalog import Catalog, ModelSpec
-from shared.classifier import Classification
-from shared.learning import LEVEL_RANK, route_key
+from shared.routing.catalog import Catalog, ModelSpec
+from shared.routing.classifier import Classification
+from shared.routing.learning import LEVEL_RANK, route_key
 from shared.settings import Settings
 
 # Errors grow with difficulty: the share of bad answers a prior implies is scaled by this factor.

@@ -124,7 +124,7 @@ def load_catalog(
 ) -> Catalog:
     """Read and validate the catalog. Raises ValueError with the reason when it is wrong."""
     if path is None:
-        raw = resources.files("shared").joinpath("catalog.toml").read_text(encoding="utf-8")
+        raw = resources.files("shared.routing").joinpath("catalog.toml").read_text(encoding="utf-8")
     else:
         raw = Path(path).read_text(encoding="utf-8")
     data = tomllib.loads(raw)

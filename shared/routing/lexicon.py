@@ -1,4 +1,4 @@
-"""Word lists and phrase rules behind `shared.classifier`. Data, kept apart from the logic.
+"""Word lists and phrase rules behind `shared.routing.classifier`. Data, kept apart from the logic.
 
 Weights: 3 = a task verb or a word that on its own names the task ("summarize", "haiku");
 2 = a strong topic word ("python", "equation"); 1 = a hint that needs company ("function",

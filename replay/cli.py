@@ -1,6 +1,6 @@
 """`optimizer replay`: replay a public dataset through the routing and learning code.
 
-    python -m shared.replay.cli --dataset routerbench --out out/replay-routerbench
+    python -m replay.cli --dataset routerbench --out out/replay-routerbench
 
 Writes DIR/result.json and DIR/cost_quality.png, prints a short summary. See docs/replay.md.
 """
@@ -15,10 +15,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from shared.replay.datasets import LOADERS, load, load_jsonl
-from shared.replay.records import ReplayRecord, replay_catalog
-from shared.replay.report import build, plot, write_json
-from shared.replay.simulate import ReplayConfig, Replayer, split
+from replay.datasets import LOADERS, load, load_jsonl
+from replay.records import ReplayRecord, replay_catalog
+from replay.report import build, plot, write_json
+from replay.simulate import ReplayConfig, Replayer, split
 
 
 def _default_evaldata() -> Path:
