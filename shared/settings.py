@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from shared.providers.table import VENDORS
+
 # Values people paste from examples; they must never reach a provider in production.
 _PLACEHOLDERS = {
     "",
@@ -53,6 +55,7 @@ class Settings(BaseSettings):
     # Workers expose /metrics, /livez and /readyz here; 0 disables the probe server.
     probe_port: int = Field(default=0, ge=0, le=65535)
 
+    # One key and one base URL per vendor of shared/providers/table.py.
     anthropic_api_key: SecretStr | None = None
     google_api_key: SecretStr | None = None
     openrouter_api_key: SecretStr | None = None
@@ -138,13 +141,12 @@ class Settings(BaseSettings):
         if self.environment in ("development", "test"):
             return self
         problems: list[str] = []
-        for env_name, secret in (
-            ("ANTHROPIC_API_KEY", self.anthropic_api_key),
-            ("GOOGLE_API_KEY", self.google_api_key),
-            ("OPENROUTER_API_KEY", self.openrouter_api_key),
-        ):
+        for row in VENDORS:
+            secret = self.api_key(row.key)
             if secret is not None and _is_placeholder(secret.get_secret_value()):
-                problems.append(f"{env_name} holds a placeholder: set a real key or unset it")
+                problems.append(
+                    f"{row.api_key_env} holds a placeholder: set a real key or unset it"
+                )
         broker = urlsplit(self.rabbitmq_url)
         if broker.username in (None, "guest") or _is_placeholder(broker.password or ""):
             problems.append(
@@ -169,9 +171,10 @@ class Settings(BaseSettings):
             and not self.configured_providers()
             and not self.allow_simulated_in_production
         ):
+            names = ", ".join(row.api_key_env for row in VENDORS)
             problems.append(
-                "no provider key is set: set ANTHROPIC_API_KEY, GOOGLE_API_KEY or "
-                "OPENROUTER_API_KEY (or ALLOW_SIMULATED_IN_PRODUCTION=true on purpose)"
+                f"no provider key is set: set one of {names} "
+                "(or ALLOW_SIMULATED_IN_PRODUCTION=true on purpose)"
             )
         if wanted & {"feedback", "learner", "migrate"}:
             database = urlsplit(self.database_url)
@@ -180,14 +183,24 @@ class Settings(BaseSettings):
         if problems:
             raise ValueError(f"ENVIRONMENT={self.environment}: " + "; ".join(problems))
 
+    def api_key(self, provider: str) -> SecretStr | None:
+        """The key of a vendor of shared/providers/table.py (None when unset)."""
+        row = next(row for row in VENDORS if row.key == provider)
+        secret: SecretStr | None = getattr(self, row.api_key_setting)
+        return secret
+
+    def base_url(self, provider: str) -> str:
+        row = next(row for row in VENDORS if row.key == provider)
+        url: str = getattr(self, row.base_url_setting)
+        return url
+
     def configured_providers(self) -> list[str]:
         """Vendors whose key is set; the simulated provider is always available."""
-        keys = {
-            "anthropic": self.anthropic_api_key,
-            "google": self.google_api_key,
-            "openrouter": self.openrouter_api_key,
-        }
-        return [name for name, key in keys.items() if key and key.get_secret_value().strip()]
+        return [
+            row.key
+            for row in VENDORS
+            if (key := self.api_key(row.key)) is not None and key.get_secret_value().strip()
+        ]
 
     def name(self, base: str) -> str:
         """A queue or exchange name inside this deployment's namespace."""

@@ -20,6 +20,7 @@ from services.ingress.http_metrics import HttpMetricsMiddleware
 from services.ingress.models import HealthResponse
 from services.ingress.state import WORKER_SERVICES, IngressState
 from shared.messaging.topology import declare_all
+from shared.providers.table import PROVIDER_KEYS, SIMULATED
 from shared.routing.catalog import Catalog, load_catalog
 from shared.settings import Settings
 
@@ -99,8 +100,8 @@ async def health_report(state: IngressState) -> dict[str, Any]:
         for entry in beat.details.get("provider_status", []):
             providers[entry["name"]] = entry
     if not providers:
-        configured = set(state.settings.configured_providers()) | {"simulated"}
-        for name in ("anthropic", "google", "openrouter", "simulated"):
+        configured = set(state.settings.configured_providers()) | {SIMULATED}
+        for name in PROVIDER_KEYS:
             providers[name] = {"name": name, "configured": name in configured, "circuits": {}}
     all_ready = all(services[name]["ready"] > 0 for name in WORKER_SERVICES)
     if not broker_ok:

@@ -13,6 +13,7 @@ from typing import Any
 from schemas.messages import FallbackHop, Override, RouteCompleted, RouteRequest, RouteResult
 from shared import metrics
 from shared.providers.base import ChatProvider
+from shared.providers.table import PROVIDER_KEYS
 from shared.routing.catalog import Catalog
 from shared.routing.classifier import Classification, classify
 from shared.routing.dispatch import (
@@ -135,7 +136,7 @@ class RoutingEngine:
             circuits.setdefault(status.provider, {})[status.model] = status.state.value
         return [
             {"name": name, "configured": name in self.providers, "circuits": circuits.get(name, {})}
-            for name in ("anthropic", "google", "openrouter", "simulated")
+            for name in PROVIDER_KEYS
         ]
 
     async def handle(self, request: RouteRequest) -> tuple[RouteResult, RouteCompleted]:

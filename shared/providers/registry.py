@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from shared.providers.base import ChatProvider
 from shared.providers.simulated import SimulatedProvider
+from shared.providers.table import SIMULATED, VENDORS
 from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -21,36 +23,27 @@ def build_providers(settings: Settings) -> dict[str, ChatProvider]:
     with `close_providers`.
     """
     providers: dict[str, ChatProvider] = {
-        "simulated": SimulatedProvider(latency_ms=settings.simulated_latency_ms)
+        SIMULATED: SimulatedProvider(latency_ms=settings.simulated_latency_ms)
     }
-    configured = set(settings.configured_providers())
     timeout = settings.provider_timeout_s
     # Vendor SDKs are imported only when their key is set: they are slow to import, and a
     # process without that key never needs them.
-    if "anthropic" in configured and settings.anthropic_api_key is not None:
-        from shared.providers.anthropic import AnthropicProvider
-
-        providers["anthropic"] = AnthropicProvider(
-            settings.anthropic_api_key.get_secret_value().strip(),
-            settings.anthropic_base_url,
-            timeout,
-        )
-    if "google" in configured and settings.google_api_key is not None:
-        from shared.providers.google import GeminiProvider
-
-        providers["google"] = GeminiProvider(
-            settings.google_api_key.get_secret_value().strip(), settings.gemini_base_url, timeout
-        )
-    if "openrouter" in configured and settings.openrouter_api_key is not None:
-        from shared.providers.openrouter import OpenRouterProvider
-
-        providers["openrouter"] = OpenRouterProvider(
-            settings.openrouter_api_key.get_secret_value().strip(),
-            settings.openrouter_base_url,
-            timeout,
+    for name in settings.configured_providers():
+        key = settings.api_key(name)
+        assert key is not None  # configured means a key is set
+        providers[name] = _adapter(name)(
+            key.get_secret_value().strip(), settings.base_url(name), timeout
         )
     logger.info("providers configured: %s", ", ".join(sorted(providers)))
     return providers
+
+
+def _adapter(name: str) -> Callable[[str, str, float], ChatProvider]:
+    row = next(row for row in VENDORS if row.key == name)
+    adapter: Callable[[str, str, float], ChatProvider] = getattr(
+        importlib.import_module(row.module), row.adapter
+    )
+    return adapter
 
 
 async def close_providers(providers: Mapping[str, ChatProvider]) -> None:

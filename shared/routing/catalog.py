@@ -12,7 +12,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from shared.providers.table import PROVIDER_KEYS
 
 PATTERNS = (
     "code",
@@ -32,7 +34,7 @@ class ModelSpec(BaseModel):
     """One model as we can call it."""
 
     id: str = Field(min_length=1, description="our catalog id, also accepted as a forced model")
-    provider: Literal["anthropic", "google", "openrouter", "simulated"]
+    provider: str = Field(description="a key of shared/providers/table.py")
     vendor_model: str = Field(min_length=1, description="the id sent to the vendor's API")
     tier: Literal["cheap", "middle", "premium"]
     input_per_mtok: float = Field(ge=0, description="USD per 1M input tokens")
@@ -46,6 +48,13 @@ class ModelSpec(BaseModel):
         default_factory=list,
         description="retired ids this model answers for when a client forces one of them",
     )
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, provider: str) -> str:
+        if provider not in PROVIDER_KEYS:
+            raise ValueError(f"unknown provider; one of {', '.join(PROVIDER_KEYS)}")
+        return provider
 
     @model_validator(mode="after")
     def _check_quality(self) -> ModelSpec:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
+from pydantic import ValidationError
 
 from schemas.messages import ChatMessage
+from shared.providers import table
 from shared.providers.anthropic import AnthropicProvider
 from shared.providers.base import (
     ContextTooLongError,
@@ -17,6 +19,8 @@ from shared.providers.common import parse_retry_after
 from shared.providers.google import GeminiProvider
 from shared.providers.openrouter import OpenRouterProvider
 from shared.providers.registry import build_providers, close_providers
+from shared.routing.catalog import ModelSpec, load_catalog
+from shared.settings import Settings
 from tests.fakes.vendor_server import (
     TOKENS_IN,
     TOKENS_OUT,
@@ -396,3 +400,44 @@ async def test_close_providers_survives_a_failing_close():
 
     await close_providers({"broken": Broken(), "fine": Fine()})
     assert closed == [True]
+
+
+# ---- the provider table ---------------------------------------------------------------------
+
+
+def test_every_row_names_a_module_and_adapter_that_exist():
+    import importlib
+
+    for row in table.VENDORS:
+        module = importlib.import_module(row.module)
+        adapter = getattr(module, row.adapter)
+        assert module.__name__.rsplit(".", 1)[-1] == row.key
+        assert adapter.name == row.key
+        assert row.api_key_setting in Settings.model_fields
+        assert row.base_url_setting in Settings.model_fields
+
+
+def test_settings_read_each_vendor_key_from_the_table():
+    settings = Settings(
+        anthropic_api_key="a-key", google_api_key=None, openrouter_api_key=" o-key "
+    )
+    assert settings.configured_providers() == ["anthropic", "openrouter"]
+    for row in table.VENDORS:
+        assert settings.base_url(row.key) == getattr(settings, row.base_url_setting)
+
+
+def test_the_catalog_refuses_a_provider_the_table_does_not_know():
+    entry = {
+        "id": "m",
+        "provider": "acme",
+        "vendor_model": "m",
+        "tier": "cheap",
+        "input_per_mtok": 1.0,
+        "output_per_mtok": 1.0,
+        "context_window": 1000,
+        "quality": {"default": 0.5},
+    }
+    with pytest.raises(ValidationError, match="unknown provider"):
+        ModelSpec(**entry)
+    assert ModelSpec(**{**entry, "provider": "simulated"}).provider == "simulated"
+    assert {spec.provider for spec in load_catalog().models} <= set(table.PROVIDER_KEYS)
