@@ -17,15 +17,9 @@ from replay.records import REPLAY_PROVIDER, ReplayDataset, ReplayRecord
 from schemas.messages import Override
 from shared.routing.catalog import Catalog
 from shared.routing.classifier import Classification, classify
-from shared.routing.learning import (
-    ModelStats,
-    diff_overrides,
-    is_good,
-    route_key,
-    select_overrides,
-    select_trials,
-)
+from shared.routing.learning import ModelStats, is_good, route_key
 from shared.routing.policy import RoutingPolicy
+from shared.routing.retrain import RetrainRule, retrain
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +62,6 @@ class _Tally:
     score_sum: float = 0.0
     correct_known: int = 0
     correct: int = 0
-    cost_sum: float = 0.0
 
 
 @dataclass(slots=True)
@@ -79,7 +72,7 @@ class Learner:
     config: ReplayConfig
     tallies: dict[tuple[str, str], _Tally] = field(default_factory=dict)
     overrides: dict[str, Override] = field(default_factory=dict)
-    trials: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    trials: dict[str, list[str]] = field(default_factory=dict)
     version: int = 0
 
     def key(self, classification: Classification) -> str:
@@ -87,12 +80,11 @@ class Learner:
             return route_key(classification.pattern, classification.complexity)
         return classification.pattern
 
-    def record(self, key: str, model: str, score: int, correct: bool | None, cost: float) -> None:
+    def record(self, key: str, model: str, score: int, correct: bool | None) -> None:
         tally = self.tallies.setdefault((key, model), _Tally())
         tally.samples += 1
         tally.good += int(is_good(score, correct))
         tally.score_sum += score
-        tally.cost_sum += cost
         if correct is not None:
             tally.correct_known += 1
             tally.correct += int(correct)
@@ -106,26 +98,22 @@ class Learner:
                 good=t.good,
                 avg_quality=t.score_sum / t.samples,
                 correct_rate=t.correct / t.correct_known if t.correct_known else None,
-                avg_cost_usd=t.cost_sum / t.samples,
             )
             for (key, model), t in sorted(self.tallies.items())
         ]
 
     def retrain(self) -> None:
-        """Recompute overrides (and trials); a changed set is published as a new version."""
-        stats, cfg = self.stats(), self.config
-        fresh = select_overrides(
-            stats, self.catalog, cfg.min_samples, cfg.threshold,
-            value_per_good_usd=cfg.value_per_good_usd, z=cfg.z,
+        """The learner service's retrain step; a change is applied as a new version, as there."""
+        cfg = self.config
+        rule = RetrainRule(
+            cfg.min_samples, cfg.threshold, cfg.value_per_good_usd, cfg.z, cfg.trials,
+            cfg.max_trials,
         )  # fmt: skip
-        if not diff_overrides(list(self.overrides.values()), fresh).empty:
+        proposed = retrain(self.stats(), self.catalog, rule)
+        if proposed.changes(list(self.overrides.values()), self.trials):
             self.version += 1
-            self.overrides = {o.pattern: o for o in fresh}
-        if cfg.trials:
-            self.trials = select_trials(
-                stats, self.catalog, fresh, cfg.min_samples, cfg.threshold,
-                value_per_good_usd=cfg.value_per_good_usd, max_trials=cfg.max_trials, z=cfg.z,
-            )  # fmt: skip
+            self.overrides = {o.pattern: o for o in proposed.overrides}
+            self.trials = proposed.trials
 
 
 def split(
@@ -179,9 +167,7 @@ class Replayer:
             step = self._route(record, self.policy, rng, learner.overrides, learner.trials)
             steps.append(step)
             score, correct = self.dataset.feedback(step.quality)
-            learner.record(
-                learner.key(step.classification), step.model, score, correct, step.cost_usd
-            )
+            learner.record(learner.key(step.classification), step.model, score, correct)
             if index % self.config.retrain_every == 0:
                 before = learner.version
                 learner.retrain()
@@ -202,7 +188,7 @@ class Replayer:
         policy: RoutingPolicy,
         rng: random.Random,
         overrides: dict[str, Override],
-        trials: dict[str, tuple[str, ...]] | None,
+        trials: dict[str, list[str]] | None,
     ) -> Step:
         classification = self.classification(record)
         decision = policy.decide(

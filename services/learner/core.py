@@ -15,6 +15,7 @@ from services.learner import store
 from shared.metrics import OVERRIDES_ACTIVE, OVERRIDES_VERSION, RETRAINS
 from shared.routing import learning
 from shared.routing.catalog import Catalog
+from shared.routing.retrain import RetrainRule, retrain
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ class Learner:
         schedule_slot: str | None,
     ) -> dict[str, Any]:
         rows = await store.aggregate(conn, params["window_days"])
-        stats = [
+        evidence = [
             learning.ModelStats(
                 pattern=r["pattern"],
                 model=r["model"],
@@ -108,37 +109,30 @@ class Learner:
                 correct_rate=r["correct_rate"],
             )
             for r in rows
-            if self.catalog.has(r["model"])
         ]
-        value = self.settings.learner_value_per_good_usd
-        min_samples, threshold = params["min_samples"], params["confidence_threshold"]
-        proposed = learning.select_overrides(
-            stats, self.catalog, min_samples, threshold, value_per_good_usd=value
+        rule = RetrainRule(
+            params["min_samples"],
+            params["confidence_threshold"],
+            value_per_good_usd=params["value_per_good_usd"],
         )
-        trials = {
-            key: list(models)
-            for key, models in learning.select_trials(
-                stats, self.catalog, proposed, min_samples, threshold, value_per_good_usd=value
-            ).items()
-        }
+        proposed = retrain(evidence, self.catalog, rule)
+        trials = proposed.trials
         version, current = await store.active_overrides(conn)
-        diff = _jsonable(learning.diff_overrides(current, proposed))
-        evidence = [_jsonable(s) for s in stats]
+        diff = _jsonable(proposed.diff(current))
         base = {
             "params": params,
             "diff": diff,
             "trials": trials,
-            "evidence": evidence,
+            "evidence": [_jsonable(s) for s in proposed.evidence],
             "current_version": version,
         }
         if dry_run:
             return {"status": "dry_run", "written": False, **base}
-        # New trials alone also make a new version: routers must hear about them.
-        changed = _has_changes(diff) or trials != await store.current_trials(conn)
+        changed = proposed.changes(current, await store.current_trials(conn))
         async with conn.transaction():
             new_version = await store.next_version(conn) if changed else None
             if new_version is not None:
-                await store.write_version(conn, new_version, proposed)
+                await store.write_version(conn, new_version, proposed.overrides)
             run_id = await store.record_run(
                 conn,
                 trigger=trigger,
@@ -153,7 +147,9 @@ class Learner:
             )
         published = None
         if new_version is not None:
-            published = OverridesPublished(version=new_version, overrides=proposed, trials=trials)
+            published = OverridesPublished(
+                version=new_version, overrides=proposed.overrides, trials=trials
+            )
         log.info("retrain run %s: %s", run_id, "new version" if changed else "no change")
         return {
             "status": "applied" if changed else "unchanged",
@@ -221,10 +217,6 @@ class Learner:
 
     async def runs(self, limit: int = 20) -> list[dict[str, Any]]:
         return [_jsonable_run(r) for r in await store.recent_runs(self.pool, limit)]
-
-
-def _has_changes(diff: dict[str, Any]) -> bool:
-    return any(diff.get(key) for key in ("added", "changed", "removed"))
 
 
 def _jsonable_run(run: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The learning math: from feedback counts per (routing key, model) to overrides. Pure functions.
 
-Used by the learner service (over a SQL aggregate) and by the replay evaluator (over simulated
-feedback), so that what the replay measures is what production runs. See docs/learning.md.
+Both the learner service (over a SQL aggregate) and the replay evaluator (over simulated
+feedback) reach them through one retrain step, `shared.routing.retrain.retrain`, so that what
+the replay measures is what production runs. See docs/learning.md.
 
 Vocabulary:
 - *key*: what an override applies to. A pattern ("code") or a pattern and a complexity
