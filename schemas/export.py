@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from schemas.messages import (
     SCHEMA_VERSION,
@@ -28,31 +28,31 @@ from schemas.messages import (
     SubmitFeedback,
 )
 
-# Every message that travels on the bus. RouteOutcome is only their common base.
-MESSAGES: dict[str, type[BaseModel]] = {
-    model.__name__: model
-    for model in (
-        RouteRequest,
-        RouteResult,
-        RouteCompleted,
-        RouteCompletedBatch,
-        SubmitFeedback,
-        FeedbackAck,
-        QueryCommand,
-        LearnerCommand,
-        RpcReply,
-        ErrorReply,
-        OverridesPublished,
-        ServiceHeartbeat,
-    )
+# Every message that travels on the bus, by name. RouteOutcome is only a common base; the two
+# command unions (one message type per intent, told apart by `action`) each get one schema.
+_MODELS: tuple[type[BaseModel], ...] = (
+    RouteRequest,
+    RouteResult,
+    RouteCompleted,
+    RouteCompletedBatch,
+    SubmitFeedback,
+    FeedbackAck,
+    RpcReply,
+    ErrorReply,
+    OverridesPublished,
+    ServiceHeartbeat,
+)
+MESSAGES: dict[str, TypeAdapter[Any]] = {
+    **{model.__name__: TypeAdapter(model) for model in _MODELS},
+    "QueryCommand": TypeAdapter(QueryCommand),
+    "LearnerCommand": TypeAdapter(LearnerCommand),
 }
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
 def json_schema(name: str) -> dict[str, Any]:
     """The JSON Schema of one message, as its consumers validate it. KeyError when unknown."""
-    model = MESSAGES[name]
-    schema = model.model_json_schema(mode="validation")
+    schema = MESSAGES[name].json_schema(mode="validation")
     return {
         "$schema": JSON_SCHEMA_DIALECT,
         "$id": f"{name}.json",

@@ -1,6 +1,6 @@
 """The bus contract: every message a producer or consumer may see, as pydantic models.
 
-Commands read as instructions (`RouteRequest`, `SubmitFeedback`, `LearnerCommand`), events as
+Commands read as instructions (`RouteRequest`, `SubmitFeedback`, `RetrainOverrides`), events as
 facts (`RouteCompleted`, `OverridesPublished`, `ServiceHeartbeat`). Every message carries a
 `schema_version` so that consumers can refuse what they do not understand.
 """
@@ -8,7 +8,7 @@ facts (`RouteCompleted`, `OverridesPublished`, `ServiceHeartbeat`). Every messag
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -81,7 +81,7 @@ class RouteOutcome(Message):
     override_version: int | None = None
     decision_reason: str | None = None
     finish_reason: str | None = None
-    error_kind: str | None = None
+    error_kind: RouteErrorKind | None = None
     error_message: str | None = None
 
 
@@ -129,28 +129,123 @@ class FeedbackAck(Message):
     detail: str
 
 
-class LearnerCommand(Message):
-    """Command to the learner (RPC): retrain, status, current overrides, restore a version."""
+# ---- learner commands (RPC on learner.commands): one message type per intent -------------
 
-    action: Literal["retrain", "status", "current_overrides", "restore", "runs"]
+
+def _action_is_required(schema: dict[str, Any]) -> None:
+    # `action` has a default so that code builds an intent without repeating its name, but a
+    # producer must send it: consumers tell the intents of a queue apart by it.
+    schema["required"] = ["action", *schema.get("required", [])]
+
+
+class Intent(Message):
+    """A command among several on one queue; `action` names it on the wire."""
+
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_action_is_required)
+
+
+class RetrainOverrides(Intent):
+    """Command: recompute overrides from feedback; `dry_run` only reports the diff."""
+
+    action: Literal["retrain"] = "retrain"
     dry_run: bool = True
     min_samples: int | None = Field(default=None, ge=1)
     confidence_threshold: float | None = Field(default=None, gt=0, lt=1)
-    version: int | None = Field(default=None, ge=1, le=2_147_483_647)  # an integer column
 
 
-class QueryCommand(Message):
-    """Command to the feedback service (RPC): reports over the stored data, and the API key
-    checks of the ingress, which holds no database credentials: `api_key` (the record of the key
-    whose sha256 is `key_hash`) and `admit` (rate limit and daily budget of `api_key_id`, with
-    `estimated_cost_usd` reserved for `request_id` until its cost is recorded)."""
+class ReportLearningStatus(Intent):
+    """Command: overrides in force, their confidence, last and next retrain, coverage."""
 
-    action: Literal["feedback_summary", "dashboard", "ping", "request_owner", "api_key", "admit"]
+    action: Literal["status"] = "status"
+
+
+class SendCurrentOverrides(Intent):
+    """Command: the current override set, as an OverridesPublished in `data`."""
+
+    action: Literal["current_overrides"] = "current_overrides"
+
+
+class RestoreOverrides(Intent):
+    """Command: make `version`'s overrides current again, as a new version."""
+
+    action: Literal["restore"] = "restore"
+    version: int = Field(ge=1, le=2_147_483_647)  # an integer column
+
+
+class ListLearningRuns(Intent):
+    """Command: recent learning runs with their parameters and diffs."""
+
+    action: Literal["runs"] = "runs"
+
+
+LearnerCommand = Annotated[
+    RetrainOverrides
+    | ReportLearningStatus
+    | SendCurrentOverrides
+    | RestoreOverrides
+    | ListLearningRuns,
+    Field(discriminator="action"),
+]
+
+
+# ---- queries to the feedback service (RPC on feedback.queries) ------------------------------
+# Reports over the stored data, and the API key checks of the ingress, which holds no database
+# credentials.
+
+
+class SummarizeFeedback(Intent):
+    """Query: feedback counts and averages over the last `days`."""
+
+    action: Literal["feedback_summary"] = "feedback_summary"
     days: int = Field(default=30, ge=1, le=365)
+
+
+class BuildDashboard(Intent):
+    """Query: the dashboard's traffic and feedback figures over the last `days`."""
+
+    action: Literal["dashboard"] = "dashboard"
+    days: int = Field(default=30, ge=1, le=365)
+
+
+class PingDatabase(Intent):
+    """Query: does the feedback service reach its database."""
+
+    action: Literal["ping"] = "ping"
+
+
+class FindRequestOwner(Intent):
+    """Query: is `request_id` recorded, and with which API key."""
+
+    action: Literal["request_owner"] = "request_owner"
+    request_id: UUID
+
+
+class LookUpApiKey(Intent):
+    """Query: the record of the key whose sha256 is `key_hash` (None when unknown)."""
+
+    action: Literal["api_key"] = "api_key"
+    key_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class AdmitRequest(Intent):
+    """Query: may `api_key_id` send one more request (rate limit, daily budget)? Reserves
+    `estimated_cost_usd` for `request_id` until its cost is recorded."""
+
+    action: Literal["admit"] = "admit"
+    api_key_id: str = Field(max_length=64)
     request_id: UUID | None = None
-    key_hash: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
-    api_key_id: str | None = Field(default=None, max_length=64)
     estimated_cost_usd: float | None = Field(default=None, ge=0)
+
+
+QueryCommand = Annotated[
+    SummarizeFeedback
+    | BuildDashboard
+    | PingDatabase
+    | FindRequestOwner
+    | LookUpApiKey
+    | AdmitRequest,
+    Field(discriminator="action"),
+]
 
 
 class Override(BaseModel):
@@ -186,11 +281,21 @@ class ServiceHeartbeat(Message):
     sent_at: datetime = Field(default_factory=utcnow)
 
 
+# Why a routed request failed (RouteResult / RouteCompleted `error_kind`).
+RouteErrorKind = Literal["no_candidate", "all_models_failed", "deadline_exceeded"]
+# Every error kind a worker replies with; the ingress maps each one to an HTTP status.
+ErrorKind = Literal[
+    RouteErrorKind,
+    "invalid_message",  # the command did not validate; it was dead-lettered
+    "database_unavailable",  # the worker could not reach PostgreSQL; retry later
+]
+
+
 class ErrorReply(Message):
     """Reply sent instead of silence when a command cannot be carried out."""
 
     ok: Literal[False] = False
-    error_kind: str
+    error_kind: ErrorKind
     error_message: str
 
 

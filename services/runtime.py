@@ -24,6 +24,14 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 
 
+def malformed(exc: ValidationError, queue_base: str) -> ErrorReply:
+    """The answer to a message that does not validate, counted and logged (never its body).
+    The caller dead-letters the message: retrying cannot fix it."""
+    POISON_MESSAGES.labels(queue_base).inc()
+    log.warning("malformed message on %s dead-lettered", queue_base)
+    return ErrorReply(error_kind="invalid_message", error_message=validation_summary(exc))
+
+
 def instance_id(service: str) -> str:
     """Unique per process: host, pid and a short random suffix."""
     return f"{service}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -98,11 +106,8 @@ class Worker:
         self, msg: RabbitMessage, exc: ValidationError, queue_base: str
     ) -> None:
         """Tell the caller why, dead-letter at once (retrying cannot fix it), count it."""
-        error = ErrorReply(error_kind="invalid_message", error_message=validation_summary(exc))
-        await self.answer(msg, error)
+        await self.answer(msg, malformed(exc, queue_base))
         await msg.reject(requeue=False)
-        POISON_MESSAGES.labels(queue_base).inc()
-        log.warning("malformed message on %s dead-lettered", queue_base)
 
     def spawn(self, coro: Awaitable[Any]) -> None:
         self._tasks.append(asyncio.ensure_future(coro))

@@ -18,7 +18,7 @@ from uuid import UUID
 
 import asyncpg
 
-from schemas.messages import QueryCommand, RouteCompleted
+from schemas.messages import RouteCompleted
 from shared.storage.apikeys import (
     ApiKeyInfo,
     Scope,
@@ -155,22 +155,6 @@ async def settle_many(
     ]
     if spend:
         await conn.executemany(_ADD_SPEND, spend)
-
-
-async def answer(
-    pool: asyncpg.Pool, query: QueryCommand, reservation_ttl_s: float
-) -> dict[str, Any]:
-    """The `api_key` and `admit` actions of QueryCommand."""
-    if query.action == "api_key" and query.key_hash:
-        info = await find_key(pool, query.key_hash)
-        return {"found": info is not None, "key": info.model_dump() if info else None}
-    if query.action == "admit" and query.api_key_id:
-        return await admit(
-            pool, query.api_key_id, query.request_id, query.estimated_cost_usd, reservation_ttl_s
-        )
-    raise ValueError(
-        f"{query.action} needs {'key_hash' if query.action == 'api_key' else 'api_key_id'}"
-    )
 
 
 # ---- management (the `optimizer keys` CLI talks to the database directly) ----

@@ -1,4 +1,7 @@
-"""Feedback worker: records completions, stores ratings, answers report queries."""
+"""Feedback worker: records completions, stores ratings, answers report and key queries.
+
+The handlers are in handlers.py; this module opens their dependencies and wires the queues.
+"""
 
 from __future__ import annotations
 
@@ -6,32 +9,17 @@ import logging
 from typing import Any
 
 import asyncpg
-from faststream.middlewares import AckPolicy
-from faststream.rabbit.annotations import RabbitMessage
-from pydantic import ValidationError
+from pydantic import TypeAdapter
 
-from schemas.messages import (
-    ErrorReply,
-    FeedbackAck,
-    QueryCommand,
-    RouteCompleted,
-    RouteCompletedBatch,
-    RpcReply,
-    SubmitFeedback,
-)
-from services.feedback import access_store, reports, store
+from schemas.messages import QueryCommand, SubmitFeedback
+from services.feedback import handlers
 from services.feedback.recorder import CompletionRecorder
+from services.handlers import body_as, dispatch, subscribe
 from services.runtime import Worker, periodic
 from shared.messaging.bus import make_broker
-from shared.messaging.topology import (
-    FEEDBACK_COMPLETIONS,
-    FEEDBACK_QUERIES,
-    FEEDBACK_SUBMISSIONS,
-    ROUTE_COMPLETED_BATCH_KEY,
-)
-from shared.metrics import COMPLETIONS_RECORDED, FEEDBACK
+from shared.messaging.topology import FEEDBACK_COMPLETIONS, FEEDBACK_QUERIES, FEEDBACK_SUBMISSIONS
 from shared.settings import Settings
-from shared.storage.db import create_pool, ping, with_db_retry
+from shared.storage.db import create_pool, ping
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +30,7 @@ class FeedbackService(Worker):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings, make_broker(settings, settings.feedback_prefetch))
         self._pool: asyncpg.Pool | None = None
+        self._deps: handlers.Deps | None = None
         self.database_ok = False
         self._register()
 
@@ -54,9 +43,10 @@ class FeedbackService(Worker):
     async def on_start(self) -> None:
         # Nothing here leaves session state on a connection (no session locks, LISTEN or SET).
         self._pool = await create_pool(self.settings.database_url, max_size=10, reset_session=False)
-        self.recorder = CompletionRecorder(
+        recorder = CompletionRecorder(
             self._pool, max_delay_s=self.settings.recorder_window_ms / 1000
         )
+        self._deps = handlers.Deps(self._pool, self.settings, recorder)
         self.database_ok = True
 
     async def after_start(self) -> None:
@@ -78,109 +68,33 @@ class FeedbackService(Worker):
     def watched_queues(self) -> list[str]:
         return [self.settings.name(q) for q in (FEEDBACK_COMPLETIONS, FEEDBACK_SUBMISSIONS)]
 
+    @property
+    def deps(self) -> handlers.Deps:
+        if self._deps is None:
+            raise RuntimeError("feedback service is not started")
+        return self._deps
+
     def _register(self) -> None:
-        broker = self.broker
         topology = self.topology
-
-        @broker.subscriber(
-            topology.completions(), no_reply=True, ack_policy=AckPolicy.NACK_ON_ERROR
+        subscribe(
+            self,
+            topology.completions(),
+            FEEDBACK_COMPLETIONS,
+            lambda msg: handlers.completions_of(msg.raw_message.routing_key, msg.body),
+            lambda events: handlers.record_completions(events, self.deps),
         )
-        async def on_route_completed(msg: RabbitMessage) -> None:
-            grouped = msg.raw_message.routing_key == ROUTE_COMPLETED_BATCH_KEY
-            try:
-                if grouped:
-                    events = RouteCompletedBatch.model_validate_json(msg.body).events
-                else:
-                    events = [RouteCompleted.model_validate_json(msg.body)]
-            except ValidationError as exc:
-                # A group is checked whole: one bad event dead-letters the message, which
-                # keeps every event of it for inspection rather than storing part of it.
-                await self.reject_malformed(msg, exc, FEEDBACK_COMPLETIONS)
-                return
-            outcomes = await self.recorder.record_many(events)
-            for event, inserted in zip(events, outcomes, strict=True):
-                COMPLETIONS_RECORDED.labels("inserted" if inserted else "duplicate").inc()
-                if not inserted:
-                    log.info("duplicate completion ignored", extra={"request_id": event.request_id})
-
-        @broker.subscriber(
+        subscribe(
+            self,
             topology.work_queue(FEEDBACK_SUBMISSIONS),
-            no_reply=True,
-            ack_policy=AckPolicy.NACK_ON_ERROR,
+            FEEDBACK_SUBMISSIONS,
+            body_as(TypeAdapter(SubmitFeedback)),
+            lambda feedback: handlers.submit_feedback(feedback, self.deps),
         )
-        async def on_feedback(msg: RabbitMessage) -> None:
-            try:
-                feedback = SubmitFeedback.model_validate_json(msg.body)
-            except ValidationError as exc:
-                await self.reject_malformed(msg, exc, FEEDBACK_SUBMISSIONS)
-                return
-            ack = await with_db_retry(lambda: self._submit(feedback), "store feedback")
-            FEEDBACK.labels(ack.status).inc()
-            await self.answer(msg, ack)
-
-        @broker.subscriber(
-            topology.work_queue(FEEDBACK_QUERIES), no_reply=True, ack_policy=AckPolicy.NACK_ON_ERROR
+        subscribe(
+            self,
+            topology.work_queue(FEEDBACK_QUERIES),
+            FEEDBACK_QUERIES,
+            body_as(TypeAdapter(QueryCommand)),
+            lambda query: dispatch(handlers.QUERIES, query, self.deps),
+            answer_database_errors=True,
         )
-        async def on_query(msg: RabbitMessage) -> None:
-            try:
-                query = QueryCommand.model_validate_json(msg.body)
-            except ValidationError as exc:
-                await self.reject_malformed(msg, exc, FEEDBACK_QUERIES)
-                return
-            try:
-                data = await self._query(query)
-            except (asyncpg.PostgresError, OSError) as exc:
-                error = ErrorReply(
-                    error_kind="database_unavailable", error_message=type(exc).__name__
-                )
-                await self.answer(msg, error)
-                return
-            except ValueError as exc:
-                await self.answer(msg, ErrorReply(error_kind="bad_query", error_message=str(exc)))
-                return
-            await self.answer(msg, RpcReply(data=data))
-
-    async def _submit(self, feedback: SubmitFeedback) -> FeedbackAck:
-        grace = self.settings.feedback_grace_s if feedback.require_known_request else 0.0
-        exists, owner = await store.wait_for_request(self.pool, feedback.request_id, grace)
-        # A key rates only its own requests (a request made without a key is no key's own);
-        # feedback without api_key_id comes from an admin or a trusted bus producer.
-        if exists and feedback.api_key_id and owner != feedback.api_key_id:
-            return FeedbackAck(
-                request_id=feedback.request_id,
-                status="forbidden",
-                detail="this request was made with another API key",
-            )
-        if exists:
-            status = await store.store_feedback(self.pool, feedback)
-            detail = "feedback recorded" if status == "created" else "earlier feedback updated"
-            return FeedbackAck(request_id=feedback.request_id, status=status, detail=detail)
-        await store.park_feedback(self.pool, feedback)
-        if feedback.require_known_request:
-            return FeedbackAck(
-                request_id=feedback.request_id,
-                status="not_found",
-                detail="no request with this request_id is recorded; the feedback is kept "
-                "aside and attached if the request is recorded later",
-            )
-        return FeedbackAck(
-            request_id=feedback.request_id,
-            status="pending",
-            detail="request not recorded yet; feedback parked until it is",
-        )
-
-    async def _query(self, query: QueryCommand) -> dict[str, Any]:
-        if query.action == "feedback_summary":
-            return await store.feedback_summary(self.pool, query.days)
-        if query.action == "dashboard":
-            return await reports.dashboard(self.pool, query.days)
-        if query.action == "ping":
-            return {"database": await ping(self.pool)}
-        if query.action == "request_owner" and query.request_id is not None:
-            exists, owner = await store.request_owner(self.pool, query.request_id)
-            return {"exists": exists, "api_key_id": owner}
-        if query.action in ("api_key", "admit"):
-            return await access_store.answer(
-                self.pool, query, self.settings.budget_reservation_ttl_s
-            )
-        raise ValueError(f"unsupported query {query.action}")

@@ -5,8 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
 
-from schemas.messages import LearnerCommand, QueryCommand
+from schemas.messages import (
+    ListLearningRuns,
+    ReportLearningStatus,
+    RestoreOverrides,
+    RetrainOverrides,
+    SummarizeFeedback,
+)
 from services.ingress.bus_calls import ingress, rpc_json
 from services.ingress.errors import ApiError
 from shared.messaging.topology import FEEDBACK_QUERIES, LEARNER_COMMANDS
@@ -14,7 +21,7 @@ from shared.messaging.topology import FEEDBACK_QUERIES, LEARNER_COMMANDS
 router = APIRouter(prefix="/admin", tags=["admin"])
 
 
-async def _learner(request: Request, command: LearnerCommand) -> dict[str, Any]:
+async def _learner(request: Request, command: BaseModel) -> dict[str, Any]:
     payload = await rpc_json(ingress(request), LEARNER_COMMANDS, command)
     data: dict[str, Any] = payload.get("data", {})
     return data
@@ -26,7 +33,7 @@ async def feedback_summary(
 ) -> dict[str, Any]:
     """`total_feedback`, `avg_quality_score`, `by_model`, `by_query_pattern` (count, average)."""
     payload = await rpc_json(
-        ingress(request), FEEDBACK_QUERIES, QueryCommand(action="feedback_summary", days=days)
+        ingress(request), FEEDBACK_QUERIES, SummarizeFeedback(days=days)
     )
     data: dict[str, Any] = payload.get("data", {})
     return data
@@ -35,7 +42,7 @@ async def feedback_summary(
 @router.get("/learning/status")
 async def learning_status(request: Request) -> dict[str, Any]:
     """Overrides in force, their confidence, the last and next retrain, coverage of traffic."""
-    return await _learner(request, LearnerCommand(action="status"))
+    return await _learner(request, ReportLearningStatus())
 
 
 @router.post("/learning/retrain")
@@ -46,8 +53,7 @@ async def retrain(
     confidence_threshold: float | None = Query(default=None, gt=0, lt=1),
 ) -> dict[str, Any]:
     """Recompute overrides from feedback. `dry_run=true` returns the diff and writes nothing."""
-    command = LearnerCommand(
-        action="retrain",
+    command = RetrainOverrides(
         dry_run=dry_run,
         min_samples=min_samples,
         confidence_threshold=confidence_threshold,
@@ -61,7 +67,7 @@ async def restore(
     version: int = Query(ge=1, le=2_147_483_647),  # an integer column
 ) -> dict[str, Any]:
     """Make an earlier version of the overrides current again (as a new version)."""
-    result = await _learner(request, LearnerCommand(action="restore", version=version))
+    result = await _learner(request, RestoreOverrides(version=version))
     if result.get("status") == "not_found":
         raise ApiError(404, "unknown_version", str(result.get("detail")))
     return result
@@ -70,4 +76,4 @@ async def restore(
 @router.get("/learning/runs")
 async def runs(request: Request) -> dict[str, Any]:
     """Recent learning runs with their parameters and diffs."""
-    return await _learner(request, LearnerCommand(action="runs"))
+    return await _learner(request, ListLearningRuns())

@@ -1,7 +1,7 @@
 """API key authentication for the ingress, which holds no database credentials.
 
 A presented key is hashed here and its record is asked of the feedback service over the bus
-(`QueryCommand(action="api_key")`), then cached for `AUTH_CACHE_TTL_S`: a revoked key keeps
+(`LookUpApiKey`), then cached for `AUTH_CACHE_TTL_S`: a revoked key keeps
 working on a replica for at most that long (a key with limits is re-checked on each admission,
 so for it revocation is immediate). Unknown keys are cached too, so a flood of wrong keys costs
 one lookup per distinct key and TTL, and the cache is bounded.
@@ -22,7 +22,7 @@ from typing import Annotated, Any
 from fastapi import Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from schemas.messages import QueryCommand
+from schemas.messages import LookUpApiKey
 from services.ingress.bus_calls import ingress, rpc_json
 from services.ingress.errors import ApiError
 from services.ingress.state import IngressState
@@ -108,7 +108,7 @@ class KeyVerifier:
             payload = await rpc_json(
                 self._state,
                 FEEDBACK_QUERIES,
-                QueryCommand(action="api_key", key_hash=digest),
+                LookUpApiKey(key_hash=digest),
                 timeout=self._state.settings.auth_lookup_timeout_s,
             )
         except ApiError as exc:

@@ -8,20 +8,19 @@ from typing import Any
 from fastapi import Request
 from pydantic import BaseModel
 
+from schemas.messages import ErrorKind
 from services.ingress.errors import ApiError
 from services.ingress.state import IngressState
 from shared.messaging.rpc import RpcTimeoutError
 
-# Error kinds a worker may reply with, and the HTTP status each one becomes.
-_STATUS_BY_KIND = {
-    "invalid_message": 422,
-    "no_candidate": 422,
-    "unknown_model": 422,
-    "constraint_unsatisfiable": 422,
-    "context_too_long": 413,
-    "busy": 409,
-    "not_found": 404,
-    "database_unavailable": 503,
+# The HTTP status of every error kind a worker replies with (tests/unit/test_contracts.py checks
+# that the table covers ErrorKind exactly). A kind from a newer worker falls back to 502.
+STATUS_BY_KIND: dict[ErrorKind, int] = {
+    "invalid_message": 422,  # the command did not validate (the ingress checks first, so rare)
+    "no_candidate": 422,  # no configured model satisfies the request's constraints
+    "all_models_failed": 502,  # every model of the fallback chain failed upstream
+    "deadline_exceeded": 504,  # the router's deadline ran out before a model answered
+    "database_unavailable": 503,  # the worker cannot reach PostgreSQL; retry shortly
 }
 
 
@@ -61,7 +60,7 @@ async def rpc_json(
     if payload.get("ok") is False:
         kind = str(payload.get("error_kind") or "upstream_error")
         raise ApiError(
-            _STATUS_BY_KIND.get(kind, 502),
+            STATUS_BY_KIND.get(kind, 502),  # type: ignore[call-overload]
             kind,
             str(payload.get("error_message") or "the request failed"),
             extra={**extra, **{k: payload[k] for k in ("fallback_path",) if payload.get(k)}},

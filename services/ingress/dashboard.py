@@ -1,10 +1,10 @@
 """The operators' dashboard: one HTML page and the JSON it is drawn from.
 
 The numbers come over the bus from the same workers and queries as the admin API: spend,
-traffic and feedback from the feedback service (`QueryCommand(action="dashboard")`, whose
+traffic and feedback from the feedback service (`BuildDashboard`, whose
 feedback part is the very function behind `/admin/feedback/summary`), overrides and runs from
-the learner (`LearnerCommand` status / runs). The page is rendered on the server; a small
-script feeds the embedded JSON to the vendored Chart.js. No build step.
+the learner (`ReportLearningStatus`, `ListLearningRuns`). The page is rendered on the server; a
+small script feeds the embedded JSON to the vendored Chart.js. No build step.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from typing import Any
 import jinja2
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
+from pydantic import BaseModel
 
-from schemas.messages import LearnerCommand, QueryCommand
+from schemas.messages import BuildDashboard, ListLearningRuns, ReportLearningStatus
 from services.ingress.auth import require_admin
 from services.ingress.bus_calls import ingress, rpc_json
 from services.ingress.errors import ApiError
@@ -41,9 +42,9 @@ router = APIRouter(dependencies=[Depends(require_admin)])
 async def collect(state: IngressState, days: int) -> dict[str, Any]:
     """The dashboard's data. A worker that does not answer leaves its part None, with a reason."""
     reports, status, runs = await asyncio.gather(
-        _ask(state, FEEDBACK_QUERIES, QueryCommand(action="dashboard", days=days), None),
-        _ask(state, LEARNER_COMMANDS, LearnerCommand(action="status"), _LEARNER_TIMEOUT_S),
-        _ask(state, LEARNER_COMMANDS, LearnerCommand(action="runs"), _LEARNER_TIMEOUT_S),
+        _ask(state, FEEDBACK_QUERIES, BuildDashboard(days=days), None),
+        _ask(state, LEARNER_COMMANDS, ReportLearningStatus(), _LEARNER_TIMEOUT_S),
+        _ask(state, LEARNER_COMMANDS, ListLearningRuns(), _LEARNER_TIMEOUT_S),
     )
     unavailable: dict[str, str] = {}
     if isinstance(reports, str):
@@ -65,7 +66,7 @@ async def collect(state: IngressState, days: int) -> dict[str, Any]:
 
 
 async def _ask(
-    state: IngressState, queue: str, command: QueryCommand | LearnerCommand, timeout: float | None
+    state: IngressState, queue: str, command: BaseModel, timeout: float | None
 ) -> dict[str, Any] | str:
     """The reply's data, or a sentence saying why there is none."""
     if timeout is not None:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from fastapi import Request
 
-from schemas.messages import ChatMessage, QueryCommand, RouteRequest
+from schemas.messages import AdmitRequest, ChatMessage, RouteRequest
 from services.ingress.bus_calls import ingress, rpc_json
 from services.ingress.errors import ApiError
 from shared.messaging.topology import FEEDBACK_QUERIES
@@ -81,8 +81,7 @@ async def admit(request: Request, command: RouteRequest) -> None:
         estimate = cost_bound(state.catalog, command)
     if key.rpm_limit is None and estimate is None:
         return
-    query = QueryCommand(
-        action="admit",
+    query = AdmitRequest(
         api_key_id=key.id,
         request_id=command.request_id,
         estimated_cost_usd=estimate,

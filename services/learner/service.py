@@ -9,18 +9,18 @@ from typing import Any
 import asyncpg
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
-from faststream.middlewares import AckPolicy
-from faststream.rabbit.annotations import RabbitMessage
-from pydantic import ValidationError
+from pydantic import TypeAdapter
 
-from schemas.messages import ErrorReply, LearnerCommand, OverridesPublished, RpcReply
+from schemas.messages import LearnerCommand, OverridesPublished
+from services.handlers import body_as, dispatch, subscribe
+from services.learner import commands
 from services.learner.core import Learner
 from services.runtime import Worker
 from shared.messaging.bus import JSON, encode, make_broker
 from shared.messaging.topology import LEARNER_COMMANDS
 from shared.routing.catalog import Catalog
 from shared.settings import Settings
-from shared.storage.db import TRANSIENT_DB_ERRORS, create_pool
+from shared.storage.db import create_pool
 
 log = logging.getLogger(__name__)
 
@@ -96,43 +96,16 @@ class LearnerService(Worker):
         log.info("scheduled retrain: %s", result.get("status"))
         return result
 
-    def _register(self) -> None:
-        @self.broker.subscriber(
-            self.topology.work_queue(LEARNER_COMMANDS),
-            no_reply=True,
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-        )
-        async def on_command(msg: RabbitMessage) -> None:
-            try:
-                command = LearnerCommand.model_validate_json(msg.body)
-            except ValidationError as exc:
-                await self.reject_malformed(msg, exc, LEARNER_COMMANDS)
-                return
-            try:
-                data = await self.execute(command)
-            except (*TRANSIENT_DB_ERRORS, asyncpg.PostgresError) as exc:
-                error = ErrorReply(
-                    error_kind="database_unavailable", error_message=type(exc).__name__
-                )
-                await self.answer(msg, error)
-                return
-            await self.answer(msg, RpcReply(data=data))
+    @property
+    def deps(self) -> commands.Deps:
+        return commands.Deps(self.learner, self.next_run)
 
-    async def execute(self, command: LearnerCommand) -> dict[str, Any]:
-        learner = self.learner
-        if command.action == "current_overrides":
-            return (await learner.current()).model_dump(mode="json")
-        if command.action == "status":
-            return await learner.status(self.next_run())
-        if command.action == "runs":
-            return {"runs": await learner.runs()}
-        if command.action == "restore":
-            if command.version is None:
-                return {"status": "invalid", "detail": "restore needs a version"}
-            return await learner.restore(command.version)
-        return await learner.retrain(
-            dry_run=command.dry_run,
-            min_samples=command.min_samples,
-            confidence_threshold=command.confidence_threshold,
-            trigger="api",
+    def _register(self) -> None:
+        subscribe(
+            self,
+            self.topology.work_queue(LEARNER_COMMANDS),
+            LEARNER_COMMANDS,
+            body_as(TypeAdapter(LearnerCommand)),
+            lambda command: dispatch(commands.COMMANDS, command, self.deps),
+            answer_database_errors=True,
         )

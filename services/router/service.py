@@ -15,19 +15,19 @@ from pydantic import ValidationError
 
 from schemas.messages import (
     ErrorReply,
-    LearnerCommand,
     OverridesPublished,
     RouteRequest,
     RpcReply,
+    SendCurrentOverrides,
 )
 from services.router.completions import CompletionPublisher
 from services.router.consumer import DirectConsumer
 from services.router.engine import OverrideSet, RoutingEngine, decision_view
-from services.runtime import Worker
+from services.runtime import Worker, malformed
 from shared.messaging.bus import encode, make_broker, validation_summary
 from shared.messaging.rpc import RpcClient, RpcTimeoutError
 from shared.messaging.topology import LEARNER_COMMANDS, ROUTE_REQUESTS
-from shared.metrics import IN_FLIGHT, POISON_MESSAGES
+from shared.metrics import IN_FLIGHT
 from shared.providers.registry import build_providers, close_providers
 from shared.routing.catalog import Catalog
 from shared.routing.policy import NoCandidateError
@@ -90,12 +90,9 @@ class RouterService(Worker):
         try:
             request = RouteRequest.model_validate_json(message.body)
         except ValidationError as exc:
-            error = ErrorReply(error_kind="invalid_message", error_message=validation_summary(exc))
-            await out.reply(reply_to, correlation_id, encode(error))
-            # Retrying cannot fix a malformed message: dead-letter it now.
+            # The same answer as services/handlers.py gives, on this direct consumer.
+            await out.reply(reply_to, correlation_id, encode(malformed(exc, ROUTE_REQUESTS)))
             await message.reject(requeue=False)
-            POISON_MESSAGES.labels(ROUTE_REQUESTS).inc()
-            log.warning("malformed route request dead-lettered")
             return
         if request.preview:
             await out.reply(reply_to, correlation_id, encode(self._preview(request)))
@@ -166,7 +163,7 @@ class RouterService(Worker):
 
     async def _load_current_overrides(self) -> None:
         """Ask the learner for the current set until it answers; publishes may arrive meanwhile."""
-        command = LearnerCommand(action="current_overrides")
+        command = SendCurrentOverrides()
         delay = 0.5
         while not self.overrides_loaded.is_set():
             try:

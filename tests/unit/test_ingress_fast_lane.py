@@ -20,7 +20,7 @@ from prometheus_client import REGISTRY
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from schemas.messages import QueryCommand, RouteRequest
+from schemas.messages import AdmitRequest, LookUpApiKey, RouteRequest
 from services.ingress.app import create_app
 from services.ingress.auth import KeyVerifier
 from services.ingress.fast_lane import ChatFastLane
@@ -48,10 +48,10 @@ class FakeRpc:
     async def call(self, queue: str, message: BaseModel, timeout: float, **_: Any) -> bytes:
         if isinstance(message, RouteRequest):
             return json.dumps({**self.reply, "request_id": str(message.request_id)}).encode()
-        assert isinstance(message, QueryCommand)
-        if message.action == "api_key":
+        if isinstance(message, LookUpApiKey):
             known = {hash_key(k): info.model_dump() for k, info in KEYS.items()}
             return json.dumps({"ok": True, "data": {"key": known.get(message.key_hash)}}).encode()
+        assert isinstance(message, AdmitRequest)
         refusal = {"admitted": False, "reason": "rate_limited", "message": "1 request per minute"}
         decision = {**refusal, "retry_after_s": 2.5, "limit": "rpm"}
         return json.dumps({"ok": True, "data": decision}).encode()

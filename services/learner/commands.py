@@ -1,0 +1,60 @@
+"""What the learner does with each command: one plain function per message type, and the
+table that dispatches to them. `services/handlers.py` validates and answers around them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from schemas.messages import (
+    ListLearningRuns,
+    ReportLearningStatus,
+    RestoreOverrides,
+    RetrainOverrides,
+    SendCurrentOverrides,
+)
+from services.handlers import Table
+from services.learner.core import Learner
+
+
+@dataclass(frozen=True, slots=True)
+class Deps:
+    learner: Learner
+    next_run: Callable[[], datetime | None]  # the scheduler's next retrain, if any
+
+
+async def _retrain(command: RetrainOverrides, deps: Deps) -> dict[str, Any]:
+    return await deps.learner.retrain(
+        dry_run=command.dry_run,
+        min_samples=command.min_samples,
+        confidence_threshold=command.confidence_threshold,
+        trigger="api",
+    )
+
+
+async def _status(_: ReportLearningStatus, deps: Deps) -> dict[str, Any]:
+    return await deps.learner.status(deps.next_run())
+
+
+async def _current(_: SendCurrentOverrides, deps: Deps) -> dict[str, Any]:
+    return (await deps.learner.current()).model_dump(mode="json")
+
+
+async def _restore(command: RestoreOverrides, deps: Deps) -> dict[str, Any]:
+    return await deps.learner.restore(command.version)
+
+
+async def _runs(_: ListLearningRuns, deps: Deps) -> dict[str, Any]:
+    return {"runs": await deps.learner.runs()}
+
+
+COMMANDS: Table[Deps] = {
+    RetrainOverrides: _retrain,
+    ReportLearningStatus: _status,
+    SendCurrentOverrides: _current,
+    RestoreOverrides: _restore,
+    ListLearningRuns: _runs,
+}
+
