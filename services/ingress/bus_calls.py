@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from schemas.messages import ErrorKind
 from services.ingress.errors import ApiError
 from services.ingress.state import IngressState
-from shared.messaging.rpc import RpcTimeoutError
+from shared.messaging.direct import RpcTimeoutError
 
 # The HTTP status of every error kind a worker replies with (tests/unit/test_contracts.py checks
 # that the table covers ErrorKind exactly). A kind from a newer worker falls back to 502.

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from schemas.messages import ServiceHeartbeat
 from services.runtime import instance_id
 from shared.messaging.bus import make_broker
-from shared.messaging.rpc import RpcClient
+from shared.messaging.direct import RpcClient
 from shared.messaging.topology import HEARTBEAT_KEY, Topology
 from shared.routing.catalog import Catalog
 from shared.settings import Settings

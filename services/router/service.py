@@ -21,11 +21,10 @@ from schemas.messages import (
     SendCurrentOverrides,
 )
 from services.router.completions import CompletionPublisher
-from services.router.consumer import DirectConsumer
 from services.router.engine import OverrideSet, RoutingEngine, decision_view
 from services.runtime import Worker, malformed
 from shared.messaging.bus import encode, make_broker, validation_summary
-from shared.messaging.rpc import RpcClient, RpcTimeoutError
+from shared.messaging.direct import DirectConsumer, RpcClient, RpcTimeoutError
 from shared.messaging.topology import LEARNER_COMMANDS, ROUTE_REQUESTS
 from shared.metrics import IN_FLIGHT
 from shared.providers.registry import build_providers, close_providers

@@ -1,16 +1,15 @@
-"""Broker construction and the small publishing helpers every service shares."""
+"""The FastStream broker every service uses, and the small helpers around it (encode, reply).
+
+Where we go beneath FastStream, and why: direct.py."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any, cast
+from typing import Any
 
-import aiormq
-from aio_pika.abc import AbstractChannel
 from faststream.rabbit import RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 from faststream.rabbit.schemas import Channel
-from pamqp.commands import Basic
 from pydantic import BaseModel, ValidationError
 
 from shared.metrics import broker_middleware
@@ -49,32 +48,6 @@ def validation_summary(exc: ValidationError) -> str:
     """Field paths and reasons only: the input values may hold prompt text."""
     parts = [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()]
     return "; ".join(parts[:5])
-
-
-# AMQP delivery mode 2: the broker writes the message to disk (survives its restart).
-PERSISTENT = 2
-
-
-async def publish_raw(
-    channel: AbstractChannel,
-    body: bytes,
-    routing_key: str,
-    properties: Basic.Properties,
-    exchange: str = "",
-) -> None:
-    """The hot paths' publish: on the aiormq channel underneath an aio-pika channel.
-
-    aio-pika's Message validates and converts every property on each publish, which showed in
-    the router's and the ingress's profiles. `wait=False`: aiormq holds the channel's lock
-    until the writer has put the frame on the socket, so waiting queued every concurrent
-    publish behind the one before it. Frames still leave in order (one connection, one
-    writer), and on a channel with publisher confirms this returns once the broker confirmed
-    (raises if it refused). Not mandatory: an unroutable message is dropped by the broker.
-    """
-    raw = cast(aiormq.Channel, await channel.get_underlay_channel())
-    await raw.basic_publish(
-        body, wait=False, exchange=exchange, routing_key=routing_key, properties=properties
-    )
 
 
 def encode(message: BaseModel) -> bytes:

@@ -6,7 +6,7 @@
         await client.submit_feedback(result.request_id, quality_score=5, is_correct=True)
 
 It speaks the contract of schemas/messages.py (docs/asyncapi.json) through
-shared/messaging/rpc.py, the ingress's own RPC on aio-pika: one exclusive reply queue per
+shared/messaging/direct.py, the ingress's own RPC on aio-pika: one exclusive reply queue per
 client and a future per correlation id, so any number of calls may be in flight at once. The
 bus is a trusted boundary: whoever holds broker credentials may publish, so API key limits
 (rate, budget) apply at the HTTP ingress, not here; `api_key_id` only attributes requests and
@@ -30,7 +30,7 @@ from schemas.messages import (
     RouteResult,
     SubmitFeedback,
 )
-from shared.messaging.rpc import RpcClient
+from shared.messaging.direct import RpcClient
 from shared.messaging.topology import FEEDBACK_SUBMISSIONS, ROUTE_REQUESTS
 
 
