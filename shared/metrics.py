@@ -35,7 +35,7 @@ HTTP_LATENCY = Histogram(
     ["method", "path", "status"],
     buckets=_LATENCY_BUCKETS,
 )
-ROUTE_REQUESTS = Counter(
+REQUESTS_ROUTED = Counter(
     "optimizer_requests_total",
     "Route requests answered or failed by routers",
     ["provider", "model", "outcome"],

@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.ingress import admin, contracts, dashboard, openai_compat, routes
-from services.ingress.auth import KeyVerifier, auth_status, require_admin, require_client
+from services.ingress.auth import auth_status, require_admin, require_client
 from services.ingress.body_limit import BodyLimitMiddleware
 from services.ingress.bus_calls import ingress
 from services.ingress.errors import install_error_handlers
@@ -37,7 +37,6 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> FastAPI:
         await state.broker.start()
         await state.rpc.start()
         app.state.ingress = state
-        app.state.key_verifier = KeyVerifier(state)
         try:
             yield
         finally:

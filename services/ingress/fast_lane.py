@@ -15,7 +15,6 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
-from starlette._utils import get_route_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.ingress import openai_compat
@@ -58,13 +57,22 @@ class ChatFastLane:
 
 def _is_json_chat_post(scope: Scope) -> bool:
     """Whether FastAPI would give this request's body to the route as JSON (stricter is fine)."""
-    if scope["type"] != "http" or scope["method"] != "POST" or get_route_path(scope) != PATH:
+    if scope["type"] != "http" or scope["method"] != "POST" or _route_path(scope) != PATH:
         return False
     for name, value in scope["headers"]:
         if name == b"content-type":
             # FastAPI reads the first Content-Type header; parameters (charset) do not matter.
             return bool(value.partition(b";")[0].strip().lower() == b"application/json")
     return False  # without a Content-Type FastAPI does not parse the body as JSON
+
+
+def _route_path(scope: Scope) -> str:
+    """The path the app routes on: without the `root_path` a proxy mounted it under."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root + "/"):
+        return path[len(root) :]
+    return path
 
 
 async def _read_body(receive: Receive) -> tuple[bytes | None, list[Message]]:

@@ -17,11 +17,11 @@ from fastapi import Request
 
 from schemas.messages import AdmitRequest, ChatMessage, RouteRequest
 from services.ingress.bus_calls import ingress, rpc_json
+from services.ingress.caller import caller
 from services.ingress.errors import ApiError
 from shared.messaging.topology import FEEDBACK_QUERIES
 from shared.routing.catalog import Catalog, ModelSpec
 from shared.settings import Settings
-from shared.storage.apikeys import ApiKeyInfo
 
 _TOKENS_PER_MESSAGE = 8  # role markers and separators the vendors add around each message
 
@@ -71,7 +71,7 @@ def cost_bound(catalog: Catalog, request: RouteRequest) -> float:
 
 async def admit(request: Request, command: RouteRequest) -> None:
     """Raise 429 (with Retry-After) when the caller's key is over its rate or budget."""
-    key: ApiKeyInfo | None = getattr(request.state, "api_key", None)
+    key = caller(request).key
     if key is None or not key.limited:
         return
     state = ingress(request)
@@ -100,7 +100,7 @@ async def admit(request: Request, command: RouteRequest) -> None:
     reason = str(decision.get("reason") or "rate_limited")
     message = str(decision.get("message") or "limit reached")
     if reason == "revoked":
-        request.app.state.key_verifier.forget()
+        state.keys.forget()
         raise ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
     retry_after = max(1, math.ceil(float(decision.get("retry_after_s") or 1)))
     raise ApiError(

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.messages import ChatMessage, RouteConstraints, RouteRequest
 from services.ingress.bus_calls import ingress, rpc_json
+from services.ingress.caller import caller
 from services.ingress.errors import ApiError
 from services.ingress.limits import admit, check_input
 from shared.messaging.topology import ROUTE_REQUESTS
@@ -169,7 +170,7 @@ async def answer(request: Request, body: ChatCompletionBody) -> Response:
         messages=messages,
         max_tokens=max_tokens,
         constraints=RouteConstraints(model=forced),
-        api_key_id=getattr(request.state, "api_key_id", None),
+        api_key_id=caller(request).api_key_id,
     )
     await admit(request, command)
     request_id = str(command.request_id)

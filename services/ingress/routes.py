@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from schemas.messages import RouteRequest, SubmitFeedback
 from services.ingress.bus_calls import ingress, rpc_json
+from services.ingress.caller import caller
 from services.ingress.errors import ApiError
 from services.ingress.limits import admit, check_input
 from services.ingress.models import (
@@ -29,7 +30,7 @@ def _route_request(body: RouteBody, request: Request, preview: bool = False) -> 
         messages=body.chat(),
         max_tokens=body.max_tokens,
         constraints=body.constraints or {},
-        api_key_id=getattr(request.state, "api_key_id", None),
+        api_key_id=caller(request).api_key_id,
         preview=preview,
     )
 
@@ -79,7 +80,7 @@ async def submit_feedback(body: FeedbackBody, request: Request) -> FeedbackRespo
     state = ingress(request)
     command = SubmitFeedback(
         **body.model_dump(),
-        api_key_id=getattr(request.state, "feedback_key_id", None),
+        api_key_id=caller(request).feedback_key_id,
         require_known_request=True,
     )
     payload = await rpc_json(state, FEEDBACK_SUBMISSIONS, command)

@@ -1,4 +1,5 @@
-"""The ingress's process state: its broker, its RPC client and what workers last said."""
+"""The ingress's process state: its broker, its RPC client, its key cache and what workers last
+said."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from faststream.rabbit.annotations import RabbitMessage
 from pydantic import ValidationError
 
 from schemas.messages import ServiceHeartbeat
+from services.ingress.key_cache import KeyVerifier
 from services.runtime import instance_id
 from shared.messaging.bus import make_broker
 from shared.messaging.direct import RpcClient
@@ -60,6 +62,7 @@ class IngressState:
             settings.rabbitmq_url, settings.name(f"ingress.replies.{self.instance}")
         )
         self.heartbeats = HeartbeatBoard(settings.heartbeat_interval_s)
+        self.keys = KeyVerifier(settings.auth_cache_ttl_s)
         self._watch_heartbeats()
 
     def _watch_heartbeats(self) -> None:

@@ -240,7 +240,7 @@ class RoutingEngine:
         provider = fields.get("provider") or "none"
         model = fields.get("model") or "none"
         outcome = "ok" if fields["ok"] else str(fields.get("error_kind"))
-        metrics.ROUTE_REQUESTS.labels(provider, model, outcome).inc()
+        metrics.REQUESTS_ROUTED.labels(provider, model, outcome).inc()
         metrics.ROUTE_LATENCY.labels(provider, model).observe(fields["latency_ms"] / 1000)
         hops: list[FallbackHop] = fields.get("fallback_path", [])
         for hop in hops:

@@ -22,8 +22,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from schemas.messages import AdmitRequest, LookUpApiKey, RouteRequest
 from services.ingress.app import create_app
-from services.ingress.auth import KeyVerifier
 from services.ingress.fast_lane import ChatFastLane
+from services.ingress.key_cache import KeyVerifier
 from shared.routing.catalog import Catalog, load_catalog
 from shared.settings import Settings
 from shared.storage.apikeys import ApiKeyInfo, hash_key
@@ -62,6 +62,7 @@ class FakeState:
     settings: Settings
     catalog: Catalog
     rpc: FakeRpc
+    keys: KeyVerifier = field(default_factory=lambda: KeyVerifier(30.0))
 
 
 class CountingApp:
@@ -88,7 +89,6 @@ def build(
     catalog = load_catalog(None, settings.default_premium_model)
     state = FakeState(settings, catalog, rpc or FakeRpc())
     app.state.ingress = state
-    app.state.key_verifier = KeyVerifier(state)  # type: ignore[arg-type]
     app.middleware_stack = app.build_middleware_stack()
     if not fast:
         return app, None
