@@ -8,9 +8,8 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
+from services.names import ALIASES, SERVICES, canonical
 from shared.settings import settings_for
-
-SERVICES = ("ingress", "router", "feedback", "learner")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -19,7 +18,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("up", help="migrate, then run every service in this process")
     serve = sub.add_parser("serve", help="run one or more services")
-    serve.add_argument("services", nargs="+", choices=["ingress", "router", "feedback", "learner"])
+    serve.add_argument("services", nargs="+", choices=[*SERVICES, *ALIASES])
     retrain = sub.add_parser("retrain", help="recompute learned overrides from feedback")
     retrain.add_argument("--dry-run", action="store_true", help="show the diff, write nothing")
     retrain.add_argument("--min-samples", type=int)
@@ -53,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return keys_main(argv[1:])
     args = _parser().parse_args(argv)
+    if args.command == "serve":
+        args.services = canonical(args.services)
     wanted = {"up": SERVICES, "serve": getattr(args, "services", ())}.get(
         args.command, ("migrate",)
     )

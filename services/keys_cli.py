@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 
-from services.feedback import access_store
+from services.ledger import access_store
 from shared.settings import settings_for
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 import uvicorn
 
 from services.ingress.app import create_app
+from services.names import ALIASES, SERVICES
 from services.probes import probe_app
 from services.runtime import Worker
 from shared.logs import configure_logging
@@ -19,18 +20,16 @@ from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
-SERVICES = ("ingress", "router", "feedback", "learner")
-
-
 def build_worker(name: str, settings: Settings, catalog: Catalog) -> Worker:
+    name = ALIASES.get(name, name)
     if name == "router":
         from services.router.service import RouterService
 
         return RouterService(settings, catalog)
-    if name == "feedback":
-        from services.feedback.service import FeedbackService
+    if name == "ledger":
+        from services.ledger.service import LedgerService
 
-        return FeedbackService(settings)
+        return LedgerService(settings)
     if name == "learner":
         from services.learner.service import LearnerService
 

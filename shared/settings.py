@@ -176,7 +176,7 @@ class Settings(BaseSettings):
                 f"no provider key is set: set one of {names} "
                 "(or ALLOW_SIMULATED_IN_PRODUCTION=true on purpose)"
             )
-        if wanted & {"feedback", "learner", "migrate"}:
+        if wanted & {"ledger", "feedback", "learner", "migrate"}:
             database = urlsplit(self.database_url)
             if _is_placeholder(database.password or ""):
                 problems.append("DATABASE_URL has no or a placeholder password: set DATABASE_URL")

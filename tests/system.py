@@ -41,7 +41,7 @@ class RunningSystem:
 async def start_system(
     settings: Settings,
     port: int,
-    workers: Sequence[str] = ("router", "feedback", "learner"),
+    workers: Sequence[str] = ("router", "ledger", "learner"),
     ingress: bool = True,
 ) -> RunningSystem:
     catalog = load_catalog(settings.catalog_path, settings.default_premium_model)

@@ -2,7 +2,7 @@
 
 Size limits come from settings and each error names the setting. A key's requests per minute
 and daily budget are decided by the feedback service under a row lock on the key (see
-services/feedback/access_store.py for the bound this gives), so they hold across every ingress
+services/ledger/access_store.py for the bound this gives), so they hold across every ingress
 replica. The reservation is an upper bound of the request's cost: its prompt counted as one
 token per UTF-8 byte (a BPE token is never shorter), all of `max_tokens` out, at the highest
 price among the models that may answer (the forced model and its fallbacks, else any).

@@ -144,7 +144,7 @@ async def test_sigterm_drains_in_flight_requests(settings: Settings, tmp_path: P
         INGRESS_PORT=str(ingress_port),
         AMQP_PREFIX=settings.amqp_prefix + "drain.",
     )
-    router: ServiceProcess = start(["router", "feedback"], env, tmp_path / "router.log")
+    router: ServiceProcess = start(["router", "ledger"], env, tmp_path / "router.log")
     ingress = start(["ingress"], env, tmp_path / "ingress.log")
     try:
         wait_http(f"http://127.0.0.1:{ingress_port}/health")

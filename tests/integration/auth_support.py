@@ -8,13 +8,13 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from services.feedback import access_store
+from services.ledger import access_store
 from shared.settings import Settings
 from shared.storage.db import create_pool
 from tests.conftest import free_port
 from tests.system import RunningSystem, start_system
 
-WORKERS = ("router", "feedback", "learner")
+WORKERS = ("router", "ledger", "learner")
 
 
 @dataclass

@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 
 from schemas.messages import RouteCompleted, SubmitFeedback
-from services.feedback import access_store
+from services.ledger import access_store
 from shared.settings import Settings
 from tests.integration.auth_support import SecuredSystem, secured_system
 from tests.integration.test_request_path import wait_for_rows

@@ -39,7 +39,7 @@ async def test_router_sigkill_mid_load_every_request_answered_none_recorded_twic
 ) -> None:
     cluster = Cluster(cluster_settings, tmp_path, SIMULATED_LATENCY_MS="600", ROUTER_PREFETCH="100")
     try:
-        cluster.start("workers", ["feedback", "learner"])
+        cluster.start("workers", ["ledger", "learner"])
         victim = cluster.start("router-a", ["router"])
         cluster.start("router-b", ["router"])
         cluster.start("ingress", ["ingress"])
@@ -86,7 +86,7 @@ async def test_rabbitmq_restart_mid_load_services_reconnect_nothing_hangs_nothin
     answered: list[str] = []
     feedback_ok: list[str] = []
     try:
-        cluster.start("workers", ["router", "feedback", "learner"])
+        cluster.start("workers", ["router", "ledger", "learner"])
         cluster.start("ingress", ["ingress"])
         cluster.wait_ready()
         stop_at = time.monotonic() + 14
@@ -165,7 +165,7 @@ async def test_postgres_stopped_events_and_feedback_wait_then_all_stored_ingress
 ) -> None:
     cluster = Cluster(cluster_settings, tmp_path, SIMULATED_LATENCY_MS="10")
     try:
-        cluster.start("workers", ["router", "feedback", "learner"])
+        cluster.start("workers", ["router", "ledger", "learner"])
         cluster.start("ingress", ["ingress"])
         cluster.wait_ready()
         await asyncio.to_thread(postgres, "stop")
@@ -229,7 +229,7 @@ async def test_poison_on_every_queue_is_dead_lettered_counted_and_consumers_keep
     probe = free_port()
     cluster = Cluster(cluster_settings, tmp_path, PROBE_PORT=str(probe))
     try:
-        cluster.start("workers", ["router", "feedback", "learner"])
+        cluster.start("workers", ["router", "ledger", "learner"])
         cluster.start("ingress", ["ingress"])
         cluster.wait_ready()
         poisons = [
@@ -307,7 +307,7 @@ async def test_hanging_provider_falls_over_within_deadline_other_requests_not_he
             EXPLORATION_RATE="0",
         )
         try:
-            cluster.start("workers", ["router", "feedback", "learner"])
+            cluster.start("workers", ["router", "ledger", "learner"])
             cluster.start("ingress", ["ingress"])
             cluster.wait_ready()
             fake.hang("openrouter", 30, times=1)

@@ -9,9 +9,9 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from schemas import messages
-from services.feedback.handlers import QUERIES
 from services.ingress.bus_calls import STATUS_BY_KIND
 from services.learner.commands import COMMANDS
+from services.ledger.handlers import QUERIES
 
 
 def members(union: object) -> set[type]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from services.feedback import store
+from services.ledger import store
 
 _TOTALS = """
 SELECT count(*)::int AS requests,

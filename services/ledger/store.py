@@ -10,7 +10,7 @@ from uuid import UUID
 import asyncpg
 
 from schemas.messages import SubmitFeedback
-from services.feedback.recorder import ADOPT_PENDING
+from services.ledger.recorder import ADOPT_PENDING
 
 _UPSERT_FEEDBACK = """
 INSERT INTO production_feedback (request_id, quality_score, is_correct, comment, api_key_id)

@@ -24,9 +24,9 @@ from schemas.messages import (
     SubmitFeedback,
     SummarizeFeedback,
 )
-from services.feedback import access_store, reports, store
-from services.feedback.recorder import CompletionRecorder
 from services.handlers import Table
+from services.ledger import access_store, reports, store
+from services.ledger.recorder import CompletionRecorder
 from shared.messaging.topology import ROUTE_COMPLETED_BATCH_KEY
 from shared.metrics import COMPLETIONS_RECORDED, FEEDBACK
 from shared.settings import Settings

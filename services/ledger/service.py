@@ -12,9 +12,9 @@ import asyncpg
 from pydantic import TypeAdapter
 
 from schemas.messages import QueryCommand, SubmitFeedback
-from services.feedback import handlers
-from services.feedback.recorder import CompletionRecorder
 from services.handlers import body_as, dispatch, subscribe
+from services.ledger import handlers
+from services.ledger.recorder import CompletionRecorder
 from services.runtime import Worker, periodic
 from shared.messaging.bus import make_broker
 from shared.messaging.topology import FEEDBACK_COMPLETIONS, FEEDBACK_QUERIES, FEEDBACK_SUBMISSIONS
@@ -24,7 +24,14 @@ from shared.storage.db import create_pool, ping
 log = logging.getLogger(__name__)
 
 
-class FeedbackService(Worker):
+class LedgerService(Worker):
+    """The one writer of the request ledger: completions, ratings, API keys, spend.
+
+    It reports itself as "feedback" (heartbeats, /health) and its queues keep their
+    `feedback.*` names: those are the HTTP and bus contracts and what deployed manifests and
+    dashboards match on. docs/architecture.md says why the service is one and not two.
+    """
+
     name = "feedback"
 
     def __init__(self, settings: Settings) -> None:
@@ -37,7 +44,7 @@ class FeedbackService(Worker):
     @property
     def pool(self) -> asyncpg.Pool:
         if self._pool is None:
-            raise RuntimeError("feedback service is not started")
+            raise RuntimeError("ledger service is not started")
         return self._pool
 
     async def on_start(self) -> None:
@@ -71,7 +78,7 @@ class FeedbackService(Worker):
     @property
     def deps(self) -> handlers.Deps:
         if self._deps is None:
-            raise RuntimeError("feedback service is not started")
+            raise RuntimeError("ledger service is not started")
         return self._deps
 
     def _register(self) -> None:

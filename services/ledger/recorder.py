@@ -16,7 +16,7 @@ from uuid import UUID
 import asyncpg
 
 from schemas.messages import RouteCompleted
-from services.feedback import access_store
+from services.ledger import access_store
 from shared.storage.db import TRANSIENT_DB_ERRORS, with_db_retry
 
 log = logging.getLogger(__name__)
