@@ -1,55 +1,93 @@
-"""Damage helpers: stop and start the real broker and database, run services as processes."""
+"""Damage helpers: private broker and database instances to stop and start, services as processes.
+
+Nothing here touches the machine's own RabbitMQ or PostgreSQL (see private_services.py).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
-import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import aio_pika
+import asyncpg
 import pytest
 
 from shared.settings import Settings
-from tests.conftest import free_port, isolated_settings
+from tests.conftest import DEFAULT_AMQP, DEFAULT_DB, free_port, isolated_settings
 from tests.e2e.processes import ServiceProcess, service_env, start, wait_http
+from tests.reliability.private_services import (
+    RABBITMQ_SCRIPTS,
+    Epmd,
+    PostgresCluster,
+    RabbitNode,
+    private_dir,
+)
 
 
-def _run(*command: str) -> None:
-    subprocess.run(command, check=True, capture_output=True, timeout=120)
+@pytest.fixture(scope="session")
+def private_broker() -> Iterator[RabbitNode]:
+    """A RabbitMQ node of the suite's own: the tests may stop it, never the machine's."""
+    if not (RABBITMQ_SCRIPTS / "rabbitmq-server").exists() or shutil.which("epmd") is None:
+        pytest.skip("RabbitMQ is not installed here: the damage tests start private nodes")
+    root = private_dir("optimizer-mq-")
+    epmd = Epmd()
+    epmd.start()
+    node = RabbitNode("damage1", root / "damage1", epmd, uuid.uuid4().hex)
+    try:
+        node.start()
+        yield node
+    finally:
+        node.stop()
+        epmd.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
-def rabbitmq_app(action: str) -> None:
-    """`stop_app` / `start_app`: every client connection drops, queues and messages stay."""
-    if shutil.which("rabbitmqctl") is None:
-        pytest.skip("rabbitmqctl is not available to restart the broker")
-    _run("rabbitmqctl", action)
+@pytest.fixture(scope="session")
+def private_postgres() -> Iterator[PostgresCluster]:
+    """A PostgreSQL cluster of the suite's own, on a private port and data directory."""
+    cluster = PostgresCluster(private_dir("optimizer-pg-", owner="postgres"))
+    try:
+        cluster.init()
+    except RuntimeError as exc:
+        pytest.skip(f"cannot make a private PostgreSQL cluster: {exc}")
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        if cluster.running():
+            cluster.stop()
+        shutil.rmtree(cluster.root, ignore_errors=True)
 
 
-def postgres(action: str) -> None:
-    if shutil.which("pg_ctlcluster") is None:
-        pytest.skip("pg_ctlcluster is not available to stop the database")
-    version = sorted(Path("/etc/postgresql").iterdir())[-1].name
-    command = ("pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action)
-    result = subprocess.run(command, capture_output=True, timeout=120, check=False)
-    # Exit 2: already in the wanted state (started twice, or stopped twice).
-    if result.returncode not in (0, 2):
-        raise AssertionError(f"{' '.join(command)} failed: {result.stderr.decode()[-300:]}")
+@pytest.fixture(scope="session", autouse=True)
+async def shared_services_untouched() -> AsyncIterator[None]:
+    """Hold a connection to the machine's own services across the suite: it must survive.
 
-
-def wait_port(port: int, timeout: float = 60) -> None:
-    import socket
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), 1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"port {port} did not come back")
+    A damage test that stopped the shared broker or database would drop these connections.
+    Where the machine runs neither, there is nothing to protect.
+    """
+    db = os.environ.get("DATABASE_URL", DEFAULT_DB)
+    amqp = os.environ.get("RABBITMQ_URL", DEFAULT_AMQP)
+    try:
+        conn = await asyncpg.connect(db, timeout=5)
+        broker = await aio_pika.connect(amqp, timeout=5)
+    except (OSError, asyncpg.PostgresError, aio_pika.exceptions.AMQPError):
+        yield
+        return
+    try:
+        yield
+        assert await conn.fetchval("SELECT 1") == 1, "the machine's PostgreSQL was restarted"
+        assert not broker.is_closed, "the machine's RabbitMQ dropped our connection"
+        channel = await broker.channel()
+        await channel.close()
+    finally:
+        await broker.close()
+        await conn.close()
 
 
 class Cluster:
@@ -89,8 +127,11 @@ class Cluster:
 
 
 @pytest.fixture
-async def cluster_settings(service_urls: tuple[str, str]) -> AsyncIterator[Settings]:
-    async with isolated_settings(service_urls, "rel" + uuid.uuid4().hex[:6]) as settings:
+async def cluster_settings(
+    private_postgres: PostgresCluster, private_broker: RabbitNode
+) -> AsyncIterator[Settings]:
+    urls = (private_postgres.url, private_broker.url)
+    async with isolated_settings(urls, "rel" + uuid.uuid4().hex[:6]) as settings:
         yield settings
 
 

@@ -14,7 +14,8 @@ import httpx
 from schemas.messages import SubmitFeedback
 from shared.messaging.topology import FEEDBACK_SUBMISSIONS, WORK_QUEUES
 from shared.settings import Settings
-from tests.reliability.conftest import Cluster, postgres, rabbitmq_app, until, wait_port
+from tests.reliability.conftest import Cluster, until
+from tests.reliability.private_services import PostgresCluster, RabbitNode
 
 
 async def _route(client: httpx.AsyncClient, base: str, prompt: str) -> tuple[int, dict, float]:
@@ -79,7 +80,7 @@ async def _count(settings: Settings, ids: list[str], expected: int) -> int | Non
 
 
 async def test_rabbitmq_restart_mid_load_services_reconnect_nothing_hangs_nothing_lost(
-    cluster_settings: Settings, tmp_path
+    cluster_settings: Settings, private_broker: RabbitNode, tmp_path
 ) -> None:
     cluster = Cluster(cluster_settings, tmp_path, SIMULATED_LATENCY_MS="20", REQUEST_TIMEOUT_S="15")
     outcomes: list[tuple[int, float]] = []
@@ -114,19 +115,17 @@ async def test_rabbitmq_restart_mid_load_services_reconnect_nothing_hangs_nothin
         async with httpx.AsyncClient(timeout=30) as client:
             load = [asyncio.create_task(caller(client, n)) for n in range(4)]
             await asyncio.sleep(3)
-            await asyncio.to_thread(rabbitmq_app, "stop_app")
+            await asyncio.to_thread(private_broker.stop_app)
             await asyncio.sleep(4)
-            await asyncio.to_thread(rabbitmq_app, "start_app")
+            await asyncio.to_thread(private_broker.start_app)
             await asyncio.gather(*load)
             healthy = await until(
                 lambda: httpx.get(f"{cluster.base}/health").json()["status"] == "healthy", 60
             )
             after = [await _route(client, cluster.base, f"after restart {i}") for i in range(10)]
         stored = await until(lambda: _count(cluster_settings, answered, len(answered)), 60)
-        fb_stored = await _rows(
-            cluster_settings,
-            "SELECT count(*) FROM production_feedback WHERE request_id = ANY($1)",
-            [uuid.UUID(i) for i in feedback_ok],
+        fb_stored = await until(
+            lambda: _feedback_count(cluster_settings, feedback_ok, len(feedback_ok)), 30
         )
         codes: dict[int, int] = {}
         for status, _ in outcomes:
@@ -144,7 +143,7 @@ async def test_rabbitmq_restart_mid_load_services_reconnect_nothing_hangs_nothin
         assert stored == len(answered), "every answered request is recorded"
         assert fb_stored == len(feedback_ok), "every accepted feedback is stored"
     finally:
-        await asyncio.to_thread(rabbitmq_app, "start_app")
+        await asyncio.to_thread(private_broker.start_app)
         cluster.stop()
 
 
@@ -161,14 +160,14 @@ async def _publish(settings: Settings, body: bytes, routing_key: str) -> None:
 
 
 async def test_postgres_stopped_events_and_feedback_wait_then_all_stored_ingress_answers(
-    cluster_settings: Settings, tmp_path
+    cluster_settings: Settings, private_postgres: PostgresCluster, tmp_path
 ) -> None:
     cluster = Cluster(cluster_settings, tmp_path, SIMULATED_LATENCY_MS="10")
     try:
         cluster.start("workers", ["router", "ledger", "learner"])
         cluster.start("ingress", ["ingress"])
         cluster.wait_ready()
-        await asyncio.to_thread(postgres, "stop")
+        await asyncio.to_thread(private_postgres.stop)
         try:
             async with httpx.AsyncClient(timeout=30) as client:
                 results = [await _route(client, cluster.base, f"pg down {i}") for i in range(20)]
@@ -189,17 +188,9 @@ async def test_postgres_stopped_events_and_feedback_wait_then_all_stored_ingress
             )
             await asyncio.sleep(2)
         finally:
-            await asyncio.to_thread(postgres, "start")
-            wait_port(5432)
+            await asyncio.to_thread(private_postgres.start)
         stored = await until(lambda: _count(cluster_settings, ids, 20), 60)
-        fb = await until(
-            lambda: _rows(
-                cluster_settings,
-                "SELECT count(*) FROM production_feedback WHERE request_id = ANY($1)",
-                [uuid.UUID(i) for i in ids],
-            ),
-            60,
-        )
+        fb = await until(lambda: _feedback_count(cluster_settings, ids, 20), 60)
         print(
             f"\nwith PostgreSQL stopped: {len(ids)}/20 routes answered, health saw the database "
             f"unreachable: {bool(health)}; after restart {stored} rows and {fb} feedback rows"
@@ -209,8 +200,19 @@ async def test_postgres_stopped_events_and_feedback_wait_then_all_stored_ingress
         assert stored == 20
         assert fb == 20
     finally:
-        await asyncio.to_thread(postgres, "start")
+        if not private_postgres.running():
+            await asyncio.to_thread(private_postgres.start)
         cluster.stop()
+
+
+async def _feedback_count(settings: Settings, ids: list[str], expected: int) -> int | None:
+    """The stored feedback count once it reaches `expected` (a partial count keeps waiting)."""
+    count = await _rows(
+        settings,
+        "SELECT count(*) FROM production_feedback WHERE request_id = ANY($1)",
+        [uuid.UUID(i) for i in ids],
+    )
+    return count if count >= expected else None
 
 
 def _metric(text: str, name: str) -> float:
