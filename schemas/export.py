@@ -14,15 +14,18 @@ from pydantic import BaseModel, TypeAdapter
 
 from schemas.messages import (
     SCHEMA_VERSION,
+    CancelRequest,
     ErrorReply,
     FeedbackAck,
     LearnerCommand,
     OverridesPublished,
     QueryCommand,
     RouteCompleted,
+    RouteChunk,
     RouteCompletedBatch,
     RouteRequest,
     RouteResult,
+    RouteStreamEnd,
     RpcReply,
     ServiceHeartbeat,
     SubmitFeedback,
@@ -33,6 +36,9 @@ from schemas.messages import (
 _MODELS: tuple[type[BaseModel], ...] = (
     RouteRequest,
     RouteResult,
+    RouteChunk,
+    RouteStreamEnd,
+    CancelRequest,
     RouteCompleted,
     RouteCompletedBatch,
     SubmitFeedback,

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 SCHEMA_VERSION = 1
 
@@ -49,6 +49,25 @@ class RouteRequest(Message):
     api_key_id: str | None = None
     submitted_at: datetime = Field(default_factory=utcnow)
     preview: bool = Field(default=False, description="decide only; no model is called")
+    deadline_at: datetime | None = Field(
+        default=None,
+        description="absolute time (UTC) after which the caller no longer wants the answer: "
+        "a router never starts a provider call past it (the request is recorded as `expired`); "
+        "publish it with a matching AMQP `expiration` so the broker drops it unread",
+    )
+    stream: bool = Field(
+        default=False,
+        description="send the answer as RouteChunk messages as the model produces it, then a "
+        "RouteStreamEnd, all to `reply_to` with the request's `correlation_id`",
+    )
+
+    @field_validator("deadline_at")
+    @classmethod
+    def _utc_when_naive(cls, value: datetime | None) -> datetime | None:
+        # A producer that leaves out the offset means UTC, like every time on this bus.
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
 
 
 class FallbackHop(BaseModel):
@@ -83,12 +102,54 @@ class RouteOutcome(Message):
     finish_reason: str | None = None
     error_kind: RouteErrorKind | None = None
     error_message: str | None = None
+    streamed: bool = False
+    first_token_ms: float | None = Field(
+        default=None, description="time to the first answer text (streamed answers)"
+    )
+    answer_chars: int = Field(default=0, ge=0, description="length of the answer sent, if any")
 
 
 class RouteResult(RouteOutcome):
     """Reply on the caller's `reply_to` queue."""
 
     answer: str | None = None
+
+
+class RouteChunk(Message):
+    """Reply (streamed requests): the next piece of the answer.
+
+    Sent to the caller's `reply_to` with the request's `correlation_id` and the AMQP `type`
+    `chunk`. `seq` counts from 0 without gaps; the first chunk names the model answering.
+    """
+
+    request_id: UUID
+    seq: int = Field(ge=0)
+    delta: str
+    model: str | None = None
+    provider: str | None = None
+
+
+class RouteStreamEnd(RouteOutcome):
+    """Reply (streamed requests): the last message of a stream, AMQP `type` `end`.
+
+    `chunks` RouteChunk messages came before it (wait for any still missing: seq < chunks).
+    `ok` false ends the stream with `error_kind`: before the first chunk a failure is the
+    same as a buffered request's; after it, `stream_interrupted` (the answer is partial).
+    """
+
+    chunks: int = Field(default=0, ge=0)
+
+
+class CancelRequest(Message):
+    """Command (fanout `optimizer.cancels`): the caller of `request_id` gave up.
+
+    The router that holds the request stops its provider call and records it `cancelled`;
+    a router that receives the request later does not execute it.
+    """
+
+    request_id: UUID
+    reason: Literal["client_disconnected", "caller_timeout", "caller_request"] = "caller_request"
+    sent_at: datetime = Field(default_factory=utcnow)
 
 
 class RouteCompleted(RouteOutcome):
@@ -282,7 +343,14 @@ class ServiceHeartbeat(Message):
 
 
 # Why a routed request failed (RouteResult / RouteCompleted `error_kind`).
-RouteErrorKind = Literal["no_candidate", "all_models_failed", "deadline_exceeded"]
+RouteErrorKind = Literal[
+    "no_candidate",
+    "all_models_failed",
+    "deadline_exceeded",
+    "expired",  # the caller's deadline passed before a provider call could start
+    "cancelled",  # the caller gave up (CancelRequest) while or before it was handled
+    "stream_interrupted",  # a streamed answer failed after its first chunk
+]
 # Every error kind a worker replies with; the ingress maps each one to an HTTP status.
 ErrorKind = Literal[
     RouteErrorKind,

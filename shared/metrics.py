@@ -58,6 +58,28 @@ COST = Counter("optimizer_cost_usd_total", "Spend at catalog prices", ["provider
 BASELINE_COST = Counter(
     "optimizer_baseline_cost_usd_total", "What the default premium model would have cost"
 )
+REQUESTS_REFUSED = Counter(
+    "optimizer_requests_not_executed_total",
+    "Requests no provider was called for because their caller had given up "
+    "(reason: expired = past its deadline, cancelled = a CancelRequest came first)",
+    ["reason"],
+)
+CANCELS = Counter(
+    "optimizer_cancels_total",
+    "CancelRequest messages by effect (stopped = a call in flight here was stopped)",
+    ["effect"],
+)
+STREAM_FIRST_TOKEN = Histogram(
+    "optimizer_stream_first_token_seconds",
+    "Router time from a streamed request's arrival to its first piece of text",
+    ["provider", "model"],
+    buckets=_LATENCY_BUCKETS,
+)
+STREAM_CHUNKS = Histogram(
+    "optimizer_stream_chunk_messages",
+    "RouteChunk messages per streamed answer (after coalescing)",
+    buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000),
+)
 SAVINGS = Counter("optimizer_savings_usd_total", "Baseline cost minus actual cost")
 EXPLORED = Counter("optimizer_explored_total", "Requests routed by the exploration share")
 CIRCUIT_STATE = Gauge(

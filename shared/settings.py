@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     allow_simulated_in_production: bool = False
     simulated_latency_ms: int = Field(default=20, ge=0)
 
+    # The longest an HTTP caller is waited for; a shorter timeout of its own (X-Request-Timeout,
+    # the openai SDK's X-Stainless-Timeout) is its request's deadline. Past it no router starts
+    # the call (services/ingress/deadlines.py).
     request_timeout_s: float = Field(default=60.0, gt=0, description="ingress waits this long")
     request_deadline_s: float = Field(default=45.0, gt=0, description="router's budget per request")
     provider_timeout_s: float = Field(default=30.0, gt=0, description="one provider call")
@@ -82,6 +85,9 @@ class Settings(BaseSettings):
     # A router that has other requests in flight waits this long for their events, so that
     # they share one confirmed publish; a router with nothing else in flight never waits.
     completion_linger_ms: float = Field(default=2.0, ge=0, le=50)
+    # A streamed answer's pieces that arrive within this window after a chunk message go out
+    # together in the next one (the first piece never waits).
+    stream_coalesce_ms: float = Field(default=25.0, ge=0, le=1000)
     delivery_limit: int = Field(default=5, ge=1)
     feedback_grace_s: float = Field(default=2.0, ge=0)
 

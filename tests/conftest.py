@@ -123,6 +123,7 @@ async def delete_namespace(amqp_url: str, prefix: str) -> None:
     import aio_pika
 
     from shared.messaging.topology import (
+        CANCELS_EXCHANGE,
         DEAD_LETTER_EXCHANGE,
         EVENTS_EXCHANGE,
         OVERRIDES_EXCHANGE,
@@ -138,7 +139,7 @@ async def delete_namespace(amqp_url: str, prefix: str) -> None:
                     await channel.queue_delete(name)
                 if channel.is_closed:
                     channel = await connection.channel()
-        for base in (EVENTS_EXCHANGE, OVERRIDES_EXCHANGE, DEAD_LETTER_EXCHANGE):
+        for base in (EVENTS_EXCHANGE, OVERRIDES_EXCHANGE, CANCELS_EXCHANGE, DEAD_LETTER_EXCHANGE):
             with suppress(Exception):
                 await channel.exchange_delete(f"{prefix}{base}")
     finally:

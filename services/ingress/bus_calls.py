@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from uuid import UUID
 
 from fastapi import Request
 from pydantic import BaseModel
 
 from schemas.messages import ErrorKind
+from services.ingress.deadlines import cancel_request
 from services.ingress.errors import ApiError
 from services.ingress.state import IngressState
 from shared.messaging.direct import RpcTimeoutError
@@ -20,6 +22,9 @@ STATUS_BY_KIND: dict[ErrorKind, int] = {
     "no_candidate": 422,  # no configured model satisfies the request's constraints
     "all_models_failed": 502,  # every model of the fallback chain failed upstream
     "deadline_exceeded": 504,  # the router's deadline ran out before a model answered
+    "expired": 504,  # the caller's deadline passed before a router could start the call
+    "cancelled": 504,  # the caller gave up (its timeout fired, or it disconnected)
+    "stream_interrupted": 502,  # a streamed answer failed after its first chunk
     "database_unavailable": 503,  # the worker cannot reach PostgreSQL; retry shortly
 }
 
@@ -35,14 +40,20 @@ async def rpc_json(
     message: BaseModel,
     timeout: float | None = None,
     request_id: str | None = None,
+    cancel_on_timeout: bool = False,
 ) -> dict[str, Any]:
-    """Send a command and return the decoded reply; failures become ApiError."""
+    """Send a command and return the decoded reply; failures become ApiError.
+
+    `cancel_on_timeout`: when the wait runs out, tell the routers to drop `request_id`.
+    """
     extra: dict[str, object] = {"request_id": request_id} if request_id else {}
     try:
         raw = await state.rpc.call(
             state.settings.name(queue_base), message, timeout or state.settings.request_timeout_s
         )
     except RpcTimeoutError as exc:
+        if cancel_on_timeout and request_id:
+            cancel_request(state, UUID(request_id), "caller_timeout")
         raise ApiError(
             504, "timeout", f"no answer within the timeout ({exc})", extra=extra
         ) from exc

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas.messages import ChatMessage, RouteConstraints, RouteRequest
 from services.ingress.bus_calls import ingress, rpc_json
 from services.ingress.caller import caller
+from services.ingress.deadlines import caller_timeout, deadline_after
 from services.ingress.errors import ApiError
 from services.ingress.limits import admit, check_input
 from shared.messaging.topology import ROUTE_REQUESTS
@@ -166,15 +167,19 @@ async def answer(request: Request, body: ChatCompletionBody) -> Response:
     messages = to_chat(body.messages)
     max_tokens = body.max_completion_tokens or body.max_tokens or DEFAULT_MAX_TOKENS
     check_input(state.settings, messages, max_tokens)
+    timeout_s = caller_timeout(request, state.settings.request_timeout_s)
     command = RouteRequest(
         messages=messages,
         max_tokens=max_tokens,
         constraints=RouteConstraints(model=forced),
         api_key_id=caller(request).api_key_id,
+        deadline_at=deadline_after(timeout_s),
     )
     await admit(request, command)
     request_id = str(command.request_id)
-    payload = await rpc_json(state, ROUTE_REQUESTS, command, request_id=request_id)
+    payload = await rpc_json(
+        state, ROUTE_REQUESTS, command, timeout_s, request_id=request_id, cancel_on_timeout=True
+    )
     completion = completion_object(payload, request_id, int(time.time()))
     headers = {"x-request-id": request_id}
     if body.stream:

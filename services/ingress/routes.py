@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from schemas.messages import RouteRequest, SubmitFeedback
 from services.ingress.bus_calls import ingress, rpc_json
 from services.ingress.caller import caller
+from services.ingress.deadlines import caller_timeout, deadline_after
 from services.ingress.errors import ApiError
 from services.ingress.limits import admit, check_input
 from services.ingress.models import (
@@ -25,13 +26,16 @@ router = APIRouter()
 _RESPONSE_FIELDS = tuple(RouteResponse.model_fields)
 
 
-def _route_request(body: RouteBody, request: Request, preview: bool = False) -> RouteRequest:
+def _route_request(
+    body: RouteBody, request: Request, timeout_s: float, preview: bool = False
+) -> RouteRequest:
     return RouteRequest(
         messages=body.chat(),
         max_tokens=body.max_tokens,
         constraints=body.constraints or {},
         api_key_id=caller(request).api_key_id,
         preview=preview,
+        deadline_at=deadline_after(timeout_s),
     )
 
 
@@ -50,10 +54,13 @@ async def _within_limits(request: Request, command: RouteRequest) -> None:
 async def route(body: RouteBody, request: Request) -> JSONResponse:
     """Answer the prompt with the cheapest adequate model."""
     state = ingress(request)
-    command = _route_request(body, request)
+    timeout_s = caller_timeout(request, state.settings.request_timeout_s)
+    command = _route_request(body, request, timeout_s)
     await _within_limits(request, command)
     request_id = str(command.request_id)
-    payload = await rpc_json(state, ROUTE_REQUESTS, command, request_id=request_id)
+    payload = await rpc_json(
+        state, ROUTE_REQUESTS, command, timeout_s, request_id=request_id, cancel_on_timeout=True
+    )
     answer: dict[str, Any] = {key: payload.get(key) for key in _RESPONSE_FIELDS}
     return JSONResponse(answer, headers={"x-request-id": request_id})
 
@@ -62,9 +69,12 @@ async def route(body: RouteBody, request: Request) -> JSONResponse:
 async def preview(body: RouteBody, request: Request) -> dict[str, Any]:
     """The decision the router would take, with its reasons, without calling any model."""
     state = ingress(request)
-    command = _route_request(body, request, preview=True)
+    timeout_s = caller_timeout(request, state.settings.request_timeout_s)
+    command = _route_request(body, request, timeout_s, preview=True)
     await _within_limits(request, command)
-    payload = await rpc_json(state, ROUTE_REQUESTS, command, request_id=str(command.request_id))
+    payload = await rpc_json(
+        state, ROUTE_REQUESTS, command, timeout_s, request_id=str(command.request_id)
+    )
     data: dict[str, Any] = payload.get("data", {})
     return data
 

@@ -3,6 +3,7 @@ said."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,6 +64,8 @@ class IngressState:
         )
         self.heartbeats = HeartbeatBoard(settings.heartbeat_interval_s)
         self.keys = KeyVerifier(settings.auth_cache_ttl_s)
+        # Fire-and-forget publishes (cancels) kept referenced until they finish.
+        self.background: set[asyncio.Task[None]] = set()
         self._watch_heartbeats()
 
     def _watch_heartbeats(self) -> None:

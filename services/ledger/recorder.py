@@ -30,6 +30,7 @@ _COLUMNS = (
     ("explored", "boolean"), ("override_version", "integer"), ("decision_reason", "text"),
     ("finish_reason", "text"), ("error_kind", "text"), ("error_message", "text"),
     ("prompt_hash", "text"), ("prompt_preview", "text"), ("api_key_id", "text"),
+    ("streamed", "boolean"), ("first_token_ms", "double precision"), ("answer_chars", "integer"),
 )  # fmt: skip
 
 # jsonb travels as text: asyncpg would read a list inside an array as another dimension.
@@ -72,6 +73,7 @@ def _column_arrays(events: Sequence[RouteCompleted]) -> list[list[object]]:
             e.latency_ms, e.attempts, _hops_json(e), e.explored,
             e.override_version, e.decision_reason, e.finish_reason, e.error_kind,
             e.error_message, e.prompt_hash, e.prompt_preview, e.api_key_id,
+            e.streamed, e.first_token_ms, e.answer_chars,
         )
         for e in events
     ]  # fmt: skip

@@ -2,28 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from schemas.messages import FallbackHop, Override, RouteCompleted, RouteRequest, RouteResult
+from services.router.cancels import CallRegistry
+from services.router.chunks import ChunkSender
 from shared import metrics
 from shared.providers.base import ChatProvider
 from shared.providers.table import PROVIDER_KEYS
-from shared.routing.catalog import Catalog
+from shared.routing.catalog import Catalog, ModelSpec
 from shared.routing.classifier import Classification, classify
 from shared.routing.dispatch import (
     AllModelsFailed,
+    StreamInterrupted,
     call_with_fallback,
     fallback_chain,
 )
 from shared.routing.policy import Decision, NoCandidateError, RoutingPolicy
 from shared.routing.resilience import BreakerRegistry, CircuitState
-from shared.routing.tokens import estimate_prompt_tokens
+from shared.routing.tokens import estimate_prompt_tokens, estimate_tokens
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -87,6 +92,7 @@ class RoutingEngine:
         self.use_providers(providers)
         self.overrides = OverrideSet()
         self.rng = rng or random.Random()
+        self.calls = CallRegistry()
 
     def swap_overrides(self, overrides: OverrideSet) -> bool:
         """Install a newer set; an older or equal version (a late redelivery) is ignored."""
@@ -139,8 +145,13 @@ class RoutingEngine:
             for name in PROVIDER_KEYS
         ]
 
-    async def handle(self, request: RouteRequest) -> tuple[RouteResult, RouteCompleted]:
-        """Answer one request. Never raises for a routing or provider failure: the result says."""
+    async def handle(
+        self, request: RouteRequest, sink: ChunkSender | None = None
+    ) -> tuple[RouteResult, RouteCompleted]:
+        """Answer one request. Never raises for a routing or provider failure: the result says.
+
+        With `sink` the answer is streamed through it as the model produces it.
+        """
         started = time.perf_counter()
         fields: dict[str, Any]
         answer: str | None = None
@@ -157,8 +168,14 @@ class RoutingEngine:
                 "error_message": str(exc),
             }
         else:
-            fields, answer = await self._call(request, decision, prompt_tokens)
+            fields, answer = await self._call(request, decision, prompt_tokens, sink)
         fields["latency_ms"] = (time.perf_counter() - started) * 1000
+        if answer:
+            fields["answer_chars"] = len(answer)
+        if sink is not None:
+            fields["streamed"] = True
+            if sink.first_piece_at is not None:
+                fields["first_token_ms"] = (sink.first_piece_at - started) * 1000
         self._observe(fields)
         common = {"request_id": request.request_id, **fields}
         preview = None
@@ -176,7 +193,11 @@ class RoutingEngine:
         return result, completed
 
     async def _call(
-        self, request: RouteRequest, decision: Decision, prompt_tokens: int
+        self,
+        request: RouteRequest,
+        decision: Decision,
+        prompt_tokens: int,
+        sink: ChunkSender | None,
     ) -> tuple[dict[str, Any], str | None]:
         chain = fallback_chain(
             decision.model,
@@ -197,16 +218,38 @@ class RoutingEngine:
             "override_version": decision.override_version,
             "decision_reason": "; ".join(decision.reasons)[:500],
         }
+        refused = self._refusal(request)
+        if refused is not None:
+            metrics.REQUESTS_REFUSED.labels(refused[0]).inc()
+            kind, why = refused
+            return {**base, "ok": False, "error_kind": kind, "error_message": why}, None
+        deadline_s = self.settings.request_deadline_s
+        if request.deadline_at is not None:
+            left = (request.deadline_at - datetime.now(UTC)).total_seconds()
+            deadline_s = min(deadline_s, left)
         try:
-            result = await call_with_fallback(
-                chain,
-                self.providers,
-                self.breakers,
-                request.messages,
-                max_tokens=request.max_tokens,
-                deadline_s=self.settings.request_deadline_s,
-                settings=self.settings,
-            )
+            with self.calls.running(request.request_id):
+                result = await call_with_fallback(
+                    chain,
+                    self.providers,
+                    self.breakers,
+                    request.messages,
+                    max_tokens=request.max_tokens,
+                    deadline_s=deadline_s,
+                    settings=self.settings,
+                    emit=sink.emit if sink is not None else None,
+                )
+        except asyncio.CancelledError:
+            if not self.calls.take_back(request.request_id):
+                raise
+            log.info("request %s cancelled by its caller", request.request_id)
+            partial = sink.text if sink is not None else ""
+            spec = self.catalog.get(sink.model_id) if sink and sink.model_id else None
+            return self._partial(base, spec, partial, prompt_tokens, "cancelled"), None
+        except StreamInterrupted as exc:
+            fields = self._partial(base, exc.spec, exc.partial, prompt_tokens, "stream_interrupted")
+            fields.update(fallback_path=exc.hops, attempts=exc.attempts, error_message=str(exc))
+            return fields, None
         except AllModelsFailed as exc:
             attempts = sum(h.attempts for h in exc.hops)
             kind = "deadline_exceeded" if exc.deadline_exceeded else "all_models_failed"
@@ -236,6 +279,50 @@ class RoutingEngine:
             "finish_reason": completion.finish_reason,
         }, completion.text
 
+    def _refusal(self, request: RouteRequest) -> tuple[str, str] | None:
+        """Why no provider may be called for this request any more, if so."""
+        if self.calls.was_cancelled(request.request_id):
+            return "cancelled", "the caller gave up before the request was handled"
+        if request.deadline_at is not None and request.deadline_at <= datetime.now(UTC):
+            return "expired", "the caller's deadline passed before a model could be called"
+        return None
+
+    def _partial(
+        self,
+        base: dict[str, Any],
+        spec: ModelSpec | None,
+        partial: str,
+        prompt_tokens: int,
+        kind: str,
+    ) -> dict[str, Any]:
+        """A request that ended early: what was produced, and its cost estimated from it.
+
+        The vendor bills the tokens it generated even when the stream broke off; it sends no
+        usage then, so the cost is estimated from the text's length (never $0 for text sent).
+        """
+        fields: dict[str, Any] = {
+            **base,
+            "ok": False,
+            "error_kind": kind,
+            "error_message": "the caller gave up" if kind == "cancelled" else kind,
+            "answer_chars": len(partial),
+        }
+        if spec is not None and partial:
+            log.warning("%s: cost of a partial answer estimated from its length", kind)
+            tokens_out = estimate_tokens(partial)
+            cost = spec.cost(prompt_tokens, tokens_out)
+            baseline = self.catalog.baseline().cost(prompt_tokens, tokens_out)
+            fields.update(
+                provider=spec.provider,
+                model=spec.id,
+                tokens_in=prompt_tokens,
+                tokens_out=tokens_out,
+                cost_usd=cost,
+                baseline_cost_usd=baseline,
+                savings_usd=baseline - cost,
+            )
+        return fields
+
     def _observe(self, fields: dict[str, Any]) -> None:
         provider = fields.get("provider") or "none"
         model = fields.get("model") or "none"
@@ -246,7 +333,11 @@ class RoutingEngine:
         for hop in hops:
             metrics.FALLBACKS.labels(hop.provider, hop.reason.split(":")[0]).inc()
             metrics.PROVIDER_ERRORS.labels(hop.provider, hop.model, hop.reason.split(":")[0]).inc()
-        if fields["ok"]:
+        if fields.get("first_token_ms") is not None:
+            metrics.STREAM_FIRST_TOKEN.labels(provider, model).observe(
+                fields["first_token_ms"] / 1000
+            )
+        if fields.get("cost_usd"):  # a partial streamed answer was paid for too
             metrics.COST.labels(provider, model).inc(fields["cost_usd"])
             metrics.BASELINE_COST.inc(fields["baseline_cost_usd"])
             metrics.SAVINGS.inc(max(0.0, fields["savings_usd"]))

@@ -14,19 +14,22 @@ from faststream.rabbit.annotations import RabbitMessage
 from pydantic import ValidationError
 
 from schemas.messages import (
+    CancelRequest,
     ErrorReply,
     OverridesPublished,
     RouteRequest,
+    RouteStreamEnd,
     RpcReply,
     SendCurrentOverrides,
 )
+from services.router.chunks import ChunkSender
 from services.router.completions import CompletionPublisher
 from services.router.engine import OverrideSet, RoutingEngine, decision_view
 from services.runtime import Worker, malformed
 from shared.messaging.bus import encode, make_broker, validation_summary
 from shared.messaging.direct import DirectConsumer, RpcClient, RpcTimeoutError
 from shared.messaging.topology import LEARNER_COMMANDS, ROUTE_REQUESTS
-from shared.metrics import IN_FLIGHT
+from shared.metrics import CANCELS, IN_FLIGHT, STREAM_CHUNKS
 from shared.providers.registry import build_providers, close_providers
 from shared.routing.catalog import Catalog
 from shared.routing.policy import NoCandidateError
@@ -97,15 +100,31 @@ class RouterService(Worker):
             await out.reply(reply_to, correlation_id, encode(self._preview(request)))
             await message.ack()
             return
+        sink = None
+        if request.stream:
+
+            async def send(body: bytes, kind: str) -> None:
+                await out.reply(reply_to, correlation_id, body, kind)
+
+            sink = ChunkSender(send, request.request_id, self.settings.stream_coalesce_ms / 1000)
         IN_FLIGHT.labels("router").inc()
         try:
-            result, completed = await self.engine.handle(request)
+            result, completed = await self.engine.handle(request, sink)
+            if sink is not None:
+                await sink.finish()
         finally:
             IN_FLIGHT.labels("router").dec()
-        # The event is confirmed by the broker before the caller hears anything, so an
+        # The event is confirmed by the broker before the caller hears the end, so an
         # answered request is always recorded.
         await self.completions.publish(completed)
-        await out.reply(reply_to, correlation_id, encode(result))
+        if sink is None:
+            await out.reply(reply_to, correlation_id, encode(result))
+        else:
+            STREAM_CHUNKS.observe(sink.chunks)
+            end = RouteStreamEnd.model_validate(
+                {**result.model_dump(exclude={"answer"}), "chunks": sink.chunks}
+            )
+            await out.reply(reply_to, correlation_id, encode(end), "end")
         await message.ack()
         log.info(
             "request %s",
@@ -142,6 +161,27 @@ class RouterService(Worker):
                 log.warning("ignored malformed OverridesPublished: %s", validation_summary(exc))
                 return
             self._install(published)
+
+        cancels_queue = RabbitQueue(
+            self.settings.name(f"router.cancels.{self.instance}"),
+            exclusive=True,
+            auto_delete=True,
+            durable=False,
+        )
+
+        @broker.subscriber(
+            cancels_queue, self.topology.cancels(), no_reply=True, ack_policy=AckPolicy.ACK
+        )
+        async def on_cancel(msg: RabbitMessage) -> None:
+            try:
+                cancel = CancelRequest.model_validate_json(msg.body)
+            except ValidationError as exc:
+                log.warning("ignored malformed CancelRequest: %s", validation_summary(exc))
+                return
+            stopped = self.engine.calls.cancel(cancel.request_id)
+            CANCELS.labels("stopped" if stopped else "remembered").inc()
+            if stopped:
+                log.info("request %s: call stopped (%s)", cancel.request_id, cancel.reason)
 
     def _preview(self, request: RouteRequest) -> RpcReply | ErrorReply:
         try:

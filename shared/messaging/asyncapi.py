@@ -24,15 +24,18 @@ from pydantic import BaseModel
 from schemas.export import MESSAGES, json_schema, render
 from schemas.messages import (
     SCHEMA_VERSION,
+    CancelRequest,
     ErrorReply,
     FeedbackAck,
     LearnerCommand,
     OverridesPublished,
     QueryCommand,
     RouteCompleted,
+    RouteChunk,
     RouteCompletedBatch,
     RouteRequest,
     RouteResult,
+    RouteStreamEnd,
     RpcReply,
     ServiceHeartbeat,
     SubmitFeedback,
@@ -143,6 +146,28 @@ def documentation_broker() -> RabbitBroker:
         title="optimizer.events:service.heartbeat",
         schema=ServiceHeartbeat,
         description="Event: a worker is alive (routing key service.heartbeat.<service>).",
+    )
+    broker.publisher(
+        "reply_to",
+        title="route.requests.chunk",
+        schema=RouteChunk,
+        description="A streamed request's (`stream: true`) next piece of answer, sent to "
+        "`reply_to` with its `correlation_id` and AMQP `type` `chunk`; `seq` counts from 0.",
+    )
+    broker.publisher(
+        "reply_to",
+        title="route.requests.end",
+        schema=RouteStreamEnd,
+        description="The last reply of a streamed request (AMQP `type` `end`): usage, cost, "
+        "the decision, and `chunks` (how many RouteChunk came before); `ok` false with "
+        "`error_kind` when it failed (`stream_interrupted` after the first chunk).",
+    )
+    broker.publisher(
+        exchange=topology.cancels(),
+        title="optimizer.cancels",
+        schema=CancelRequest,
+        description="Command (fanout to every router): the caller of `request_id` gave up; "
+        "the router making its call stops it and records it `cancelled`.",
     )
     broker.publisher(
         exchange=topology.overrides(),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 from uuid import UUID
@@ -86,6 +87,8 @@ class OptimizerClient:
             max_tokens=max_tokens,
             constraints=constraints or RouteConstraints(),
             api_key_id=api_key_id,
+            # Past the time this client waits, no router starts the call (nor pays for it).
+            deadline_at=datetime.now(UTC) + timedelta(seconds=self.timeout_s),
         )
         data = await self.call(ROUTE_REQUESTS, request.model_dump_json().encode())
         return RouteResult.model_validate(data)

@@ -167,7 +167,9 @@ class DirectConsumer:
             ),
         )
 
-    async def reply(self, reply_to: str | None, correlation_id: str | None, body: bytes) -> None:
+    async def reply(
+        self, reply_to: str | None, correlation_id: str | None, body: bytes, kind: str | None = None
+    ) -> None:
         """Answer on the caller's queue; a caller without reply_to gets nothing.
 
         A reply queue that vanished (caller gone) is not our failure. The ack that follows is
@@ -179,7 +181,10 @@ class DirectConsumer:
             self._reply_channel,
             body,
             routing_key=reply_to,
-            properties=Basic.Properties(content_type=JSON, correlation_id=correlation_id),
+            # `kind` (AMQP `type`): "chunk" / "end" on a streamed request's replies.
+            properties=Basic.Properties(
+                content_type=JSON, correlation_id=correlation_id, message_type=kind
+            ),
         )
 
 
@@ -203,6 +208,8 @@ class RpcClient:
         self._url = amqp_url
         self.reply_queue = reply_queue
         self._pending: dict[str, asyncio.Future[bytes]] = {}
+        # Streamed calls: every reply carrying the correlation id goes to its queue, in order.
+        self._streams: dict[str, asyncio.Queue[AbstractIncomingMessage]] = {}
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractRobustChannel | None = None
 
@@ -223,12 +230,16 @@ class RpcClient:
         for future in self._pending.values():
             if not future.done():
                 future.set_exception(RpcNotReadyError("the client is stopping"))
+        self._streams.clear()
         if self._connection is not None:
             await self._connection.close()
         self._connection = self._channel = None
 
     async def _on_reply(self, message: AbstractIncomingMessage) -> None:
         correlation_id = message.correlation_id
+        if correlation_id and (stream := self._streams.get(correlation_id)) is not None:
+            stream.put_nowait(message)
+            return
         future = self._pending.get(correlation_id) if correlation_id else None
         if future is not None and not future.done():
             future.set_result(message.body)
@@ -240,6 +251,55 @@ class RpcClient:
     @property
     def connected(self) -> bool:
         return self._connection is not None and not self._connection.is_closed
+
+    async def notify(self, exchange: str, message: BaseModel) -> None:
+        """Publish a one-way message on an exchange (e.g. a CancelRequest on the fanout)."""
+        if self._channel is None:
+            raise RpcNotReadyError("the RPC client is not started")
+        await publish_raw(
+            self._channel,
+            encode(message),
+            exchange=exchange,
+            routing_key="",
+            properties=Basic.Properties(content_type=JSON),
+        )
+
+    async def open_stream(
+        self, queue: str, message: BaseModel, timeout: float, correlation_id: str
+    ) -> asyncio.Queue[AbstractIncomingMessage]:
+        """Publish a streamed request; its replies arrive on the returned queue until
+        `close_stream(correlation_id)`. The request expires in the queue after `timeout`."""
+        if self._channel is None:
+            raise RpcNotReadyError("the RPC client is not started")
+        replies: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        self._streams[correlation_id] = replies
+        try:
+            await publish_raw(
+                self._channel,
+                encode(message),
+                routing_key=queue,
+                properties=self._request_properties(correlation_id, None, timeout),
+            )
+        except BaseException:
+            self._streams.pop(correlation_id, None)
+            raise
+        return replies
+
+    def close_stream(self, correlation_id: str) -> None:
+        self._streams.pop(correlation_id, None)
+
+    def _request_properties(
+        self, correlation_id: str, headers: dict[str, Any] | None, timeout: float
+    ) -> Basic.Properties:
+        return Basic.Properties(
+            content_type=JSON,
+            correlation_id=correlation_id,
+            reply_to=self.reply_queue,
+            headers=headers or {},
+            delivery_mode=PERSISTENT,
+            # A request nobody picked up in time is dropped, not answered late.
+            expiration=str(max(1, int(timeout * 1000))),
+        )
 
     async def call(
         self,
@@ -262,15 +322,7 @@ class RpcClient:
                     self._channel,
                     body,
                     routing_key=queue,
-                    properties=Basic.Properties(
-                        content_type=JSON,
-                        correlation_id=correlation_id,
-                        reply_to=self.reply_queue,
-                        headers=headers or {},
-                        delivery_mode=PERSISTENT,
-                        # A request nobody picked up in time is dropped, not answered late.
-                        expiration=str(int(timeout * 1000)),
-                    ),
+                    properties=self._request_properties(correlation_id, headers, timeout),
                 )
                 return await future
         except TimeoutError as exc:

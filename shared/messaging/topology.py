@@ -30,6 +30,7 @@ WORK_QUEUES = (
 
 EVENTS_EXCHANGE = "optimizer.events"  # topic
 OVERRIDES_EXCHANGE = "optimizer.overrides"  # fanout
+CANCELS_EXCHANGE = "optimizer.cancels"  # fanout: CancelRequest to every router
 DEAD_LETTER_EXCHANGE = "optimizer.dlx"  # direct, routing key = "<queue>.dead"
 
 ROUTE_COMPLETED_KEY = "route.completed"
@@ -48,6 +49,9 @@ class Topology:
 
     def overrides(self) -> RabbitExchange:
         return RabbitExchange(self.settings.name(OVERRIDES_EXCHANGE), type=ExchangeType.FANOUT)
+
+    def cancels(self) -> RabbitExchange:
+        return RabbitExchange(self.settings.name(CANCELS_EXCHANGE), type=ExchangeType.FANOUT)
 
     def dead_letters(self) -> RabbitExchange:
         return RabbitExchange(self.settings.name(DEAD_LETTER_EXCHANGE), type=ExchangeType.DIRECT)
@@ -93,6 +97,7 @@ async def declare_all(broker: Any, topology: Topology) -> None:
     dlx = await broker.declare_exchange(topology.dead_letters())
     events = await broker.declare_exchange(topology.events())
     await broker.declare_exchange(topology.overrides())
+    await broker.declare_exchange(topology.cancels())
     for base in WORK_QUEUES:
         dead = await broker.declare_queue(topology.dead_queue(base))
         await dead.bind(dlx, routing_key=f"{topology.settings.name(base)}.dead")

@@ -6,6 +6,7 @@ place, so that the router's retry, fallback and circuit logic never sees a vendo
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -73,6 +74,14 @@ class ChatProvider(Protocol):
         self, model: str, messages: list[ChatMessage], max_tokens: int, timeout_s: float
     ) -> Completion:
         """Answer the chat with `model` (the vendor's model id). Raises only ProviderError."""
+        ...
+
+    def stream(
+        self, model: str, messages: list[ChatMessage], max_tokens: int, timeout_s: float
+    ) -> AsyncGenerator[str | Completion, None]:
+        """The answer as it is produced: pieces of text, then one Completion (the whole text,
+        usage, finish reason) as the last item. `timeout_s` bounds the opening of the stream.
+        Raises only ProviderError; the caller bounds the wait for each piece."""
         ...
 
     async def aclose(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import AsyncGenerator
 
 from schemas.messages import ChatMessage
 from shared.providers.base import Completion
@@ -23,26 +24,43 @@ class SimulatedProvider:
     ) -> Completion:
         if self._latency_s:
             await asyncio.sleep(min(self._latency_s, timeout_s))
-        prompt = "\n".join(m.content for m in messages)
-        digest = hashlib.blake2b(f"{model}\0{prompt}".encode(), digest_size=4).hexdigest()
-        text = (
-            f"[simulated answer from {model}, no provider key is configured] "
-            f"This deterministic reply ({digest}) stands in for a real model's answer."
-        )
-        words = text.split()
-        budget = max(1, max_tokens)
-        finish = "stop"
-        if estimate_tokens(text) > budget:
-            text = " ".join(words[: max(1, budget * CHARS_PER_TOKEN // 6)])
-            finish = "length"
-        tokens_in = sum(estimate_tokens(m.content) + PER_MESSAGE_TOKENS for m in messages)
-        return Completion(
-            text=text,
-            tokens_in=tokens_in,
-            tokens_out=min(budget, estimate_tokens(text)),
-            model=model,
-            finish_reason=finish,
-        )
+        return _answer(model, messages, max_tokens)
+
+    async def stream(
+        self, model: str, messages: list[ChatMessage], max_tokens: int, timeout_s: float
+    ) -> AsyncGenerator[str | Completion, None]:
+        """The same answer, word by word, after the same latency."""
+        if self._latency_s:
+            await asyncio.sleep(min(self._latency_s, timeout_s))
+        completion = _answer(model, messages, max_tokens)
+        for index, word in enumerate(completion.text.split(" ")):
+            yield word if index == 0 else " " + word
+            await asyncio.sleep(0)  # a model's pieces arrive one at a time
+        yield completion
 
     async def aclose(self) -> None:
         return None
+
+
+def _answer(model: str, messages: list[ChatMessage], max_tokens: int) -> Completion:
+    """The deterministic answer, truncated to `max_tokens`."""
+    prompt = "\n".join(m.content for m in messages)
+    digest = hashlib.blake2b(f"{model}\0{prompt}".encode(), digest_size=4).hexdigest()
+    text = (
+        f"[simulated answer from {model}, no provider key is configured] "
+        f"This deterministic reply ({digest}) stands in for a real model's answer."
+    )
+    words = text.split()
+    budget = max(1, max_tokens)
+    finish = "stop"
+    if estimate_tokens(text) > budget:
+        text = " ".join(words[: max(1, budget * CHARS_PER_TOKEN // 6)])
+        finish = "length"
+    tokens_in = sum(estimate_tokens(m.content) + PER_MESSAGE_TOKENS for m in messages)
+    return Completion(
+        text=text,
+        tokens_in=tokens_in,
+        tokens_out=min(budget, estimate_tokens(text)),
+        model=model,
+        finish_reason=finish,
+    )

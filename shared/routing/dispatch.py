@@ -11,15 +11,20 @@ Policy, per model in the chain:
   other models would answer the same) but another provider may still answer;
 - an unknown model or a malformed answer moves on to the next model without retrying;
 - an open circuit skips the model with reason "circuit_open".
+
+Streamed calls (`emit` given) follow the same policy until the first piece of text has been
+emitted; a failure after it cannot be taken back from the caller, so it ends the request with
+StreamInterrupted (the partial text and why) instead of falling over.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from schemas.messages import ChatMessage, FallbackHop
@@ -30,12 +35,16 @@ from shared.providers.base import (
     ProviderError,
     RetryableProviderError,
 )
-from shared.providers.common import unexpected
+from shared.providers.common import malformed, timeout_error, unexpected
 from shared.routing.catalog import Catalog, ModelSpec
 from shared.routing.resilience import BreakerRegistry, CircuitBreaker, backoff_delay
 from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+# Receives each piece of a streamed answer with the model producing it. Must not raise: a
+# caller that cannot be reached any more is the caller's business, not the provider's.
+Emit = Callable[[ModelSpec, str], Awaitable[None]]
 
 # Errors that prove the provider is up and answering: they close a circuit, not open it.
 _REQUEST_FAULTS = {"bad_request", "context_too_long"}
@@ -63,6 +72,17 @@ class AllModelsFailed(Exception):  # noqa: N818 - the name the router and issue 
         tried = "; ".join(f"{h.provider}/{h.model}: {h.reason} x{h.attempts}" for h in hops)
         super().__init__(f"{head}: {tried or 'no configured model can take this request'}")
 
+
+class StreamInterrupted(Exception):  # noqa: N818 - an outcome, like AllModelsFailed
+    """A streamed answer failed after its first piece was emitted: no fallback is possible."""
+
+    def __init__(self, partial: str, reason: str) -> None:
+        super().__init__(f"the stream was interrupted after {len(partial)} characters: {reason}")
+        self.partial = partial
+        self.reason = reason
+        self.spec: ModelSpec | None = None
+        self.hops: list[FallbackHop] = []
+        self.attempts = 0
 
 
 def fallback_chain(
@@ -115,11 +135,13 @@ async def call_with_fallback(
     max_tokens: int,
     deadline_s: float,
     settings: Settings,
+    emit: Emit | None = None,
 ) -> DispatchResult:
     """Try the chain in order until a model answers, within `deadline_s` from now.
 
     Raises AllModelsFailed (with every model's reason) when the chain is exhausted or the
     deadline passes. The caller computes cost from `completion` tokens and `spec` prices.
+    With `emit`, the answer is streamed through it; StreamInterrupted when it breaks off.
     """
     deadline = time.monotonic() + deadline_s
     hops: list[FallbackHop] = []
@@ -133,15 +155,20 @@ async def call_with_fallback(
         if skip is not None:
             hops.append(FallbackHop(provider=spec.provider, model=spec.id, reason=skip, attempts=0))
             continue
-        outcome = await _call_model(
-            spec,
-            providers[spec.provider],
-            breakers.get(spec.provider, spec.id),
-            messages=messages,
-            max_tokens=max_tokens,
-            deadline=deadline,
-            settings=settings,
-        )
+        try:
+            outcome = await _call_model(
+                spec,
+                providers[spec.provider],
+                breakers.get(spec.provider, spec.id),
+                messages=messages,
+                max_tokens=max_tokens,
+                deadline=deadline,
+                settings=settings,
+                emit=emit,
+            )
+        except StreamInterrupted as exc:
+            exc.spec, exc.hops, exc.attempts = spec, hops, total_attempts + exc.attempts
+            raise
         total_attempts += outcome.attempts
         if outcome.completion is not None:
             return DispatchResult(outcome.completion, spec, hops, total_attempts)
@@ -185,6 +212,7 @@ async def _call_model(
     max_tokens: int,
     deadline: float,
     settings: Settings,
+    emit: Emit | None = None,
 ) -> _Outcome:
     """Call one model, retrying retryable errors. The breaker already allowed the first call."""
     outcome = _Outcome()
@@ -196,10 +224,20 @@ async def _call_model(
             outcome.reason = outcome.reason or "deadline"
             return outcome
         outcome.attempts += 1
+        timeout_s = min(settings.provider_timeout_s, remaining)
         try:
-            completion = await provider.complete(
-                spec.vendor_model, messages, max_tokens, min(settings.provider_timeout_s, remaining)
-            )
+            if emit is None:
+                completion = await provider.complete(
+                    spec.vendor_model, messages, max_tokens, timeout_s
+                )
+            else:
+                completion = await _stream_once(
+                    spec, provider, messages, max_tokens, timeout_s, deadline, emit
+                )
+        except StreamInterrupted as exc:
+            breaker.record_failure()
+            exc.attempts = outcome.attempts
+            raise
         except RetryableProviderError as exc:
             breaker.record_failure()
             outcome.error, outcome.reason, retry_after = exc, exc.kind, exc.retry_after_s
@@ -236,3 +274,49 @@ async def _call_model(
         await asyncio.sleep(delay)
         if not breaker.allow():
             return outcome
+
+
+async def _stream_once(
+    spec: ModelSpec,
+    provider: ChatProvider,
+    messages: list[ChatMessage],
+    max_tokens: int,
+    idle_s: float,
+    deadline: float,
+    emit: Emit,
+) -> Completion:
+    """One streamed call. `idle_s` bounds the wait for each piece (the first included), the
+    deadline the whole. Before the first piece, errors are raised as from `complete()`."""
+    loop = asyncio.get_running_loop()
+    # The loop's clock may differ from time.monotonic (uvloop): convert the deadline once.
+    last = loop.time() + (deadline - time.monotonic())
+    sent: list[str] = []
+    error: Exception
+    try:
+        async with (
+            asyncio.timeout(min(loop.time() + idle_s, last)) as window,
+            contextlib.aclosing(
+                provider.stream(spec.vendor_model, messages, max_tokens, idle_s)
+            ) as pieces,
+        ):
+            async for piece in pieces:
+                if isinstance(piece, Completion):
+                    return piece
+                if piece:
+                    sent.append(piece)
+                    await emit(spec, piece)
+                window.reschedule(min(loop.time() + idle_s, last))
+        error = malformed(spec.provider, "the stream ended without its final event")
+    except TimeoutError:
+        error = timeout_error(spec.provider, idle_s)
+    except ProviderError as exc:
+        error = exc
+    except Exception as exc:
+        if not sent:
+            raise
+        logger.error("provider %s stream raised %s", spec.provider, type(exc).__name__)
+        error = unexpected(spec.provider, exc)
+    if sent:
+        kind = error.kind if isinstance(error, ProviderError) else "unexpected"
+        raise StreamInterrupted("".join(sent), kind)
+    raise error

@@ -53,7 +53,7 @@ def test_work_and_dead_letter_queues_match_the_topology() -> None:
 def test_exchanges_match_the_topology() -> None:
     top = expected_topology()
     exchanges = {e["name"]: e for e in definitions()["exchanges"]}
-    for exchange in (top.events(), top.overrides(), top.dead_letters()):
+    for exchange in (top.events(), top.overrides(), top.cancels(), top.dead_letters()):
         imported = exchanges.pop(exchange.name)
         assert imported["type"] == exchange.type.value
         assert imported["durable"] is exchange.durable
