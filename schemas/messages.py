@@ -11,27 +11,49 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 SCHEMA_VERSION = 1
+
+# Strict types on every message: "5" is not a score, true is not max_tokens, "yes" is not a
+# boolean. Only ids and times keep their string wire forms (`Field(strict=False)` below).
+STRICT = ConfigDict(strict=True)
+BLANK_TEXT = "must contain text, not only whitespace"
+INT32_MAX = 2_147_483_647  # an integer column
+MAX_USD = 1_000_000.0  # numeric(16, 10) holds less than this
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError(BLANK_TEXT)
+    return text
+
+
+# The one rule for prompt text, on HTTP (/v1/route, /v1/chat/completions) and on the bus.
+PromptText = Annotated[
+    str, AfterValidator(_not_blank), Field(min_length=1, json_schema_extra={"pattern": r"\S"})
+]
+
+
 class Message(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=False)
+    model_config = ConfigDict(extra="ignore", frozen=False, strict=True)
     schema_version: int = SCHEMA_VERSION
 
 
 class ChatMessage(BaseModel):
+    model_config = STRICT
     role: Literal["system", "user", "assistant"]
-    content: str = Field(min_length=1)
+    content: PromptText
 
 
 class RouteConstraints(BaseModel):
     """Limits a caller may put on the choice of model."""
+
+    model_config = STRICT
 
     max_cost_usd: float | None = Field(default=None, gt=0, description="per request, estimated")
     min_quality: float | None = Field(default=None, ge=0, le=1)
@@ -42,15 +64,16 @@ class RouteConstraints(BaseModel):
 class RouteRequest(Message):
     """Command: answer these messages with the cheapest adequate model."""
 
-    request_id: UUID = Field(default_factory=uuid4)
+    request_id: UUID = Field(default_factory=uuid4, strict=False)
     messages: list[ChatMessage] = Field(min_length=1)
     max_tokens: int = Field(default=512, ge=1, le=32768)
     constraints: RouteConstraints = Field(default_factory=RouteConstraints)
     api_key_id: str | None = None
-    submitted_at: datetime = Field(default_factory=utcnow)
+    submitted_at: datetime = Field(default_factory=utcnow, strict=False)
     preview: bool = Field(default=False, description="decide only; no model is called")
     deadline_at: datetime | None = Field(
         default=None,
+        strict=False,
         description="absolute time (UTC) after which the caller no longer wants the answer: "
         "a router never starts a provider call past it (the request is recorded as `expired`); "
         "publish it with a matching AMQP `expiration` so the broker drops it unread",
@@ -73,6 +96,7 @@ class RouteRequest(Message):
 class FallbackHop(BaseModel):
     """One model that was tried and left, and why."""
 
+    model_config = STRICT
     provider: str
     model: str
     reason: str
@@ -82,22 +106,24 @@ class FallbackHop(BaseModel):
 class RouteOutcome(Message):
     """Fields shared by the reply to the caller and the completion event."""
 
-    request_id: UUID
+    request_id: UUID = Field(strict=False)
     ok: bool
     provider: str | None = None
     model: str | None = None
     pattern: str = "general"
     complexity: str = "medium"
-    tokens_in: int = 0
-    tokens_out: int = 0
-    cost_usd: float = 0.0
-    baseline_cost_usd: float = 0.0
-    savings_usd: float = 0.0
-    latency_ms: float = 0.0
-    attempts: int = 0
+    # Bounded by the columns that store them (integer, numeric(16, 10)): a value outside is
+    # refused here, on the bus, rather than failing the database insert after delivery.
+    tokens_in: int = Field(default=0, ge=0, le=INT32_MAX)
+    tokens_out: int = Field(default=0, ge=0, le=INT32_MAX)
+    cost_usd: float = Field(default=0.0, ge=0, lt=MAX_USD)
+    baseline_cost_usd: float = Field(default=0.0, ge=0, lt=MAX_USD)
+    savings_usd: float = Field(default=0.0, gt=-MAX_USD, lt=MAX_USD)
+    latency_ms: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    attempts: int = Field(default=0, ge=0, le=INT32_MAX)
     fallback_path: list[FallbackHop] = Field(default_factory=list)
     explored: bool = False
-    override_version: int | None = None
+    override_version: int | None = Field(default=None, ge=0, le=INT32_MAX)
     decision_reason: str | None = None
     finish_reason: str | None = None
     error_kind: RouteErrorKind | None = None
@@ -122,7 +148,7 @@ class RouteChunk(Message):
     `chunk`. `seq` counts from 0 without gaps; the first chunk names the model answering.
     """
 
-    request_id: UUID
+    request_id: UUID = Field(strict=False)
     seq: int = Field(ge=0)
     delta: str
     model: str | None = None
@@ -147,9 +173,9 @@ class CancelRequest(Message):
     a router that receives the request later does not execute it.
     """
 
-    request_id: UUID
+    request_id: UUID = Field(strict=False)
     reason: Literal["client_disconnected", "caller_timeout", "caller_request"] = "caller_request"
-    sent_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime = Field(default_factory=utcnow, strict=False)
 
 
 class RouteCompleted(RouteOutcome):
@@ -158,7 +184,7 @@ class RouteCompleted(RouteOutcome):
     prompt_hash: str
     prompt_preview: str | None = None
     api_key_id: str | None = None
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, strict=False)
 
 
 class RouteCompletedBatch(Message):
@@ -175,7 +201,7 @@ class RouteCompletedBatch(Message):
 class SubmitFeedback(Message):
     """Command: rate an answer. A re-submission for the same request updates the rating."""
 
-    request_id: UUID
+    request_id: UUID = Field(strict=False)
     quality_score: int = Field(ge=1, le=5)
     is_correct: bool | None = None
     comment: str | None = Field(default=None, max_length=2000)
@@ -185,7 +211,7 @@ class SubmitFeedback(Message):
 
 
 class FeedbackAck(Message):
-    request_id: UUID
+    request_id: UUID = Field(strict=False)
     status: Literal["created", "updated", "pending", "not_found", "forbidden"]
     detail: str
 
@@ -202,7 +228,7 @@ def _action_is_required(schema: dict[str, Any]) -> None:
 class Intent(Message):
     """A command among several on one queue; `action` names it on the wire."""
 
-    model_config = ConfigDict(extra="ignore", json_schema_extra=_action_is_required)
+    model_config = ConfigDict(extra="ignore", strict=True, json_schema_extra=_action_is_required)
 
 
 class RetrainOverrides(Intent):
@@ -230,7 +256,7 @@ class RestoreOverrides(Intent):
     """Command: make `version`'s overrides current again, as a new version."""
 
     action: Literal["restore"] = "restore"
-    version: int = Field(ge=1, le=2_147_483_647)  # an integer column
+    version: int = Field(ge=1, le=INT32_MAX)
 
 
 class ListLearningRuns(Intent):
@@ -278,7 +304,7 @@ class FindRequestOwner(Intent):
     """Query: is `request_id` recorded, and with which API key."""
 
     action: Literal["request_owner"] = "request_owner"
-    request_id: UUID
+    request_id: UUID = Field(strict=False)
 
 
 class LookUpApiKey(Intent):
@@ -294,7 +320,7 @@ class AdmitRequest(Intent):
 
     action: Literal["admit"] = "admit"
     api_key_id: str = Field(max_length=64)
-    request_id: UUID | None = None
+    request_id: UUID | None = Field(default=None, strict=False)
     estimated_cost_usd: float | None = Field(default=None, ge=0)
 
 
@@ -312,6 +338,7 @@ QueryCommand = Annotated[
 class Override(BaseModel):
     """A learned rule: prompts of `pattern` go to `model`."""
 
+    model_config = STRICT
     pattern: str
     model: str
     provider: str
@@ -329,7 +356,7 @@ class OverridesPublished(Message):
     overrides: list[Override]
     # Per routing key, cheaper models exploration should still try (and only those).
     trials: dict[str, list[str]] = Field(default_factory=dict)
-    published_at: datetime = Field(default_factory=utcnow)
+    published_at: datetime = Field(default_factory=utcnow, strict=False)
 
 
 class ServiceHeartbeat(Message):
@@ -339,7 +366,7 @@ class ServiceHeartbeat(Message):
     instance: str
     ready: bool
     details: dict[str, Any] = Field(default_factory=dict)
-    sent_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime = Field(default_factory=utcnow, strict=False)
 
 
 # Why a routed request failed (RouteResult / RouteCompleted `error_kind`).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from pydantic import BaseModel
 
 from schemas.messages import (
@@ -16,9 +16,10 @@ from schemas.messages import (
 )
 from services.ingress.bus_calls import ingress, rpc_json
 from services.ingress.errors import ApiError
+from services.ingress.strict_json import strict_router
 from shared.messaging.topology import FEEDBACK_QUERIES, LEARNER_COMMANDS
 
-router = APIRouter(prefix="/admin", tags=["admin"])
+router = strict_router(prefix="/admin", tags=["admin"])
 
 
 async def _learner(request: Request, command: BaseModel) -> dict[str, Any]:

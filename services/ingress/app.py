@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from services.ingress import admin, contracts, dashboard, openai_compat, routes
+from services.ingress import admin, contracts, dashboard, docs_ui, openai_compat, routes
 from services.ingress.auth import auth_status, require_admin, require_client
 from services.ingress.body_limit import BodyLimitMiddleware
 from services.ingress.bus_calls import ingress
@@ -19,6 +19,7 @@ from services.ingress.fast_lane import ChatFastLane
 from services.ingress.http_metrics import HttpMetricsMiddleware
 from services.ingress.models import HealthResponse
 from services.ingress.state import WORKER_SERVICES, IngressState
+from services.ingress.strict_json import StrictJSONRoute
 from shared.messaging.topology import declare_all
 from shared.providers.table import PROVIDER_KEYS, SIMULATED
 from shared.routing.catalog import Catalog, load_catalog
@@ -49,7 +50,11 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> FastAPI:
         description="Answers each prompt with the cheapest model that is good enough, and "
         "learns from feedback which model each kind of prompt needs.",
         lifespan=lifespan,
+        # Served by services/ingress/docs_ui.py, from files of our own instead of a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
+    app.router.route_class = StrictJSONRoute  # for the routes declared here (/health)
     install_error_handlers(app)
     # Added first, so innermost: the body limit, metrics and CORS wrap it as they wrap the routes.
     app.add_middleware(ChatFastLane)
@@ -71,6 +76,8 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> FastAPI:
     app.include_router(admin.router, dependencies=[Depends(require_admin)])
     app.include_router(contracts.router)
     app.include_router(dashboard.router)
+    app.include_router(dashboard.assets)
+    app.include_router(docs_ui.router)
 
     @app.get("/health", response_model=HealthResponse, tags=["operations"])
     async def health(request: Request) -> dict[str, Any]:

@@ -29,6 +29,24 @@ STATUS_BY_KIND: dict[ErrorKind, int] = {
 }
 
 
+# What the caller reads for kinds whose worker message is for operators (it names providers'
+# model paths, exception types): the row and the logs keep that; `fallback_path` says, per model
+# tried, which one and why. The other kinds' messages are written for the caller and hold no
+# input (an invalid field's path and reason, or why no model fits).
+CALLER_MESSAGE: dict[str, str] = {
+    "all_models_failed": "no model could answer this request; fallback_path says why, per model",
+    "deadline_exceeded": "no model answered before the request's deadline; see fallback_path",
+    "database_unavailable": "the database is unavailable; retry shortly",
+}
+_PASSED_ON = {"no_candidate", "invalid_message"}
+
+
+def _caller_message(kind: str, worker_message: object) -> str:
+    if kind in _PASSED_ON and isinstance(worker_message, str) and worker_message:
+        return worker_message[:500]
+    return CALLER_MESSAGE.get(kind, "the request failed")
+
+
 def ingress(request: Request) -> IngressState:
     state: IngressState = request.app.state.ingress
     return state
@@ -54,9 +72,8 @@ async def rpc_json(
     except RpcTimeoutError as exc:
         if cancel_on_timeout and request_id:
             cancel_request(state, UUID(request_id), "caller_timeout")
-        raise ApiError(
-            504, "timeout", f"no answer within the timeout ({exc})", extra=extra
-        ) from exc
+        # Not the exception's text: it names the queue, which is none of the caller's business.
+        raise ApiError(504, "timeout", "no answer in time; retry shortly", extra=extra) from exc
     except Exception as exc:  # aiormq/aio-pika raise several types while the broker is away
         raise ApiError(
             503,
@@ -73,7 +90,7 @@ async def rpc_json(
         raise ApiError(
             STATUS_BY_KIND.get(kind, 502),  # type: ignore[call-overload]
             kind,
-            str(payload.get("error_message") or "the request failed"),
+            _caller_message(kind, payload.get("error_message")),
             extra={**extra, **{k: payload[k] for k in ("fallback_path",) if payload.get(k)}},
         )
     return payload

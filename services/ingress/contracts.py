@@ -9,12 +9,13 @@ import functools
 import json
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from schemas.export import MESSAGES, json_schema
 from services.ingress.errors import ApiError
+from services.ingress.strict_json import strict_router
 
-router = APIRouter(tags=["contracts"])
+router = strict_router(tags=["contracts"])
 
 
 @functools.cache
@@ -40,7 +41,7 @@ async def list_schemas(request: Request) -> dict[str, Any]:
 async def get_schema(name: str) -> dict[str, Any]:
     """The JSON Schema (2020-12) of one message, e.g. /schemas/RouteRequest.json."""
     if name not in MESSAGES:
-        raise ApiError(404, "not_found", f"no message named {name!r}; see GET /schemas")
+        raise ApiError(404, "not_found", "no such message; see GET /schemas")
     return json_schema(name)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel
 
@@ -25,6 +25,7 @@ from services.ingress.auth import require_admin
 from services.ingress.bus_calls import ingress, rpc_json
 from services.ingress.errors import ApiError
 from services.ingress.state import IngressState
+from services.ingress.strict_json import strict_router
 from shared.messaging.topology import FEEDBACK_QUERIES, LEARNER_COMMANDS
 
 _WEB = Path(__file__).parent / "web"
@@ -33,10 +34,13 @@ _WEB = Path(__file__).parent / "web"
 # full request timeout: its sections say so and the rest of the page still renders.
 _LEARNER_TIMEOUT_S = 5.0
 
-# The page shows what the admin API shows, so it sits behind the same admin scope. A browser
-# sends the key as the password of HTTP Basic auth and repeats it for the page's own scripts and
-# for the retrain preview, so the static files can stay behind the guard too.
-router = APIRouter(dependencies=[Depends(require_admin)])
+# The page shows what the admin API shows, so it sits behind the same admin scope (a browser
+# sends the key as the password of HTTP Basic auth).
+router = strict_router(dependencies=[Depends(require_admin)])
+# Its stylesheet and scripts hold no data and are public: a browser does not always repeat the
+# credentials of a page for its subresources (never those given in the URL, `http://x:KEY@host`),
+# and a 401 there left the page unstyled and without charts.
+assets = strict_router()
 
 
 async def collect(state: IngressState, days: int) -> dict[str, Any]:
@@ -110,14 +114,14 @@ async def dashboard_page(
     return HTMLResponse(html, headers={"cache-control": "no-store"})
 
 
-@router.get("/dashboard/static/{name:path}", include_in_schema=False)
+@assets.get("/dashboard/static/{name:path}", include_in_schema=False)
 async def dashboard_asset(name: str) -> FileResponse:
     # Only files shipped in the package, looked up by name: a path from the URL never reaches
     # the filesystem.
     path = _asset_files().get(name)
     if path is None:
         raise ApiError(404, "not_found", "no such dashboard file")
-    return FileResponse(path, headers={"cache-control": "private, max-age=3600"})
+    return FileResponse(path, headers={"cache-control": "public, max-age=3600"})
 
 
 @functools.cache

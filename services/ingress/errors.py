@@ -10,6 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from schemas.errors import describe
+
 log = logging.getLogger(__name__)
 
 
@@ -52,13 +54,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         # The field path and the reason only: echoing the input could echo a prompt or a key.
-        fields = [
-            {
-                "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body",
-                "message": err.get("msg", "invalid"),
-            }
-            for err in exc.errors()
-        ]
+        fields = describe(exc.errors())
         summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
         return JSONResponse(error_body("invalid_request", summary, fields=fields), 422)
 

@@ -7,14 +7,15 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, model_validator
 
-from schemas.messages import ChatMessage, FallbackHop, RouteConstraints
+from schemas.messages import STRICT, ChatMessage, FallbackHop, PromptText, RouteConstraints
 
 
 class RouteBody(BaseModel):
     """Either `messages` (a chat) or `prompt` (one user message)."""
 
+    model_config = STRICT
     messages: list[ChatMessage] | None = Field(default=None, min_length=1)
-    prompt: str | None = Field(default=None, min_length=1)
+    prompt: PromptText | None = None
     max_tokens: int = Field(default=512, ge=1, le=32768)
     constraints: RouteConstraints | None = None
 
@@ -51,7 +52,8 @@ class RouteResponse(BaseModel):
 
 
 class FeedbackBody(BaseModel):
-    request_id: UUID
+    model_config = STRICT
+    request_id: UUID = Field(strict=False)
     quality_score: int = Field(ge=1, le=5)
     is_correct: bool | None = None
     comment: str | None = Field(default=None, max_length=2000)

@@ -15,21 +15,23 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.messages import ChatMessage, RouteConstraints, RouteRequest
+from schemas.messages import BLANK_TEXT, ChatMessage, RouteConstraints, RouteRequest
 from services.ingress.bus_calls import ingress, rpc_json
 from services.ingress.caller import caller
 from services.ingress.deadlines import caller_timeout, deadline_after
 from services.ingress.errors import ApiError
 from services.ingress.limits import admit, check_input
+from services.ingress.strict_json import strict_router
 from shared.messaging.topology import ROUTE_REQUESTS
 
-router = APIRouter(prefix="/v1", tags=["openai-compatible"])
+router = strict_router(prefix="/v1", tags=["openai-compatible"])
 
 AUTO = "auto"
+UNKNOWN_MODEL = "no such model: use 'auto' or an id from GET /v1/models"
 DEFAULT_MAX_TOKENS = 512
 _CREATED = 1_700_000_000  # catalog models carry no creation date; any fixed time will do
 
@@ -47,13 +49,13 @@ _FINISH = {
 
 
 class ContentPart(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
     type: str
     text: str | None = None
 
 
 class OpenAIMessage(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[ContentPart] | None = None
     name: str | None = None
@@ -62,7 +64,7 @@ class OpenAIMessage(BaseModel):
 class ChatCompletionBody(BaseModel):
     """The request of OpenAI's chat completions API; unknown fields are accepted and ignored."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
     model: str = Field(min_length=1, description='"auto" or a catalog model id (GET /v1/models)')
     messages: list[OpenAIMessage] = Field(min_length=1)
     max_tokens: int | None = Field(default=None, ge=1)
@@ -87,7 +89,7 @@ def to_chat(messages: list[OpenAIMessage]) -> list[ChatMessage]:
                 raise ApiError(422, "unsupported", f"{where}: only text content is supported")
             content = "\n".join(part.text or "" for part in content)
         if not content or not content.strip():
-            raise ApiError(422, "invalid_request", f"{where}: content is empty")
+            raise ApiError(422, "invalid_request", f"{where}.content: {BLANK_TEXT}")
         role = "system" if message.role == "developer" else message.role
         chat.append(ChatMessage(role=role, content=content))
     return chat
@@ -159,11 +161,8 @@ async def answer(request: Request, body: ChatCompletionBody) -> Response:
         raise ApiError(422, "unsupported", "tools and functions are not supported")
     forced = None if body.model == AUTO else state.catalog.resolve(body.model)
     if body.model != AUTO and forced is None:
-        raise ApiError(
-            404,
-            "model_not_found",
-            f"the model {body.model!r} does not exist: use 'auto' or an id from GET /v1/models",
-        )
+        # Never the name itself: errors do not echo input (it may be huge, or a secret).
+        raise ApiError(404, "model_not_found", UNKNOWN_MODEL)
     messages = to_chat(body.messages)
     max_tokens = body.max_completion_tokens or body.max_tokens or DEFAULT_MAX_TOKENS
     check_input(state.settings, messages, max_tokens)
@@ -225,4 +224,4 @@ async def get_model(model_id: str, request: Request) -> dict[str, Any]:
     for entry in _models(request):
         if entry["id"] == model_id:
             return entry
-    raise ApiError(404, "model_not_found", f"the model {model_id!r} does not exist")
+    raise ApiError(404, "model_not_found", UNKNOWN_MODEL)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from schemas.messages import RouteRequest, SubmitFeedback
+from schemas.messages import RouteConstraints, RouteRequest, SubmitFeedback
 from services.ingress.bus_calls import ingress, rpc_json
 from services.ingress.caller import caller
 from services.ingress.deadlines import caller_timeout, deadline_after
@@ -19,9 +19,10 @@ from services.ingress.models import (
     RouteBody,
     RouteResponse,
 )
+from services.ingress.strict_json import strict_router
 from shared.messaging.topology import FEEDBACK_SUBMISSIONS, ROUTE_REQUESTS
 
-router = APIRouter()
+router = strict_router()
 
 _RESPONSE_FIELDS = tuple(RouteResponse.model_fields)
 
@@ -32,7 +33,7 @@ def _route_request(
     return RouteRequest(
         messages=body.chat(),
         max_tokens=body.max_tokens,
-        constraints=body.constraints or {},
+        constraints=body.constraints or RouteConstraints(),
         api_key_id=caller(request).api_key_id,
         preview=preview,
         deadline_at=deadline_after(timeout_s),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
@@ -51,7 +51,9 @@ async def wait_for_request(
     return exists, owner
 
 
-async def store_feedback(pool: asyncpg.Pool, feedback: SubmitFeedback) -> str:
+async def store_feedback(
+    pool: asyncpg.Pool, feedback: SubmitFeedback
+) -> Literal["created", "updated"]:
     """Upsert a rating on a stored request: 'created' or 'updated'."""
     inserted = await pool.fetchval(
         _UPSERT_FEEDBACK,

@@ -12,6 +12,7 @@ from faststream.rabbit.annotations import RabbitMessage
 from faststream.rabbit.schemas import Channel
 from pydantic import BaseModel, ValidationError
 
+from schemas import errors
 from shared.metrics import broker_middleware
 from shared.settings import Settings
 
@@ -46,8 +47,7 @@ def make_broker(settings: Settings, prefetch: int | None = None) -> RabbitBroker
 
 def validation_summary(exc: ValidationError) -> str:
     """Field paths and reasons only: the input values may hold prompt text."""
-    parts = [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()]
-    return "; ".join(parts[:5])
+    return errors.summary(exc.errors(include_url=False))
 
 
 def encode(message: BaseModel) -> bytes:

@@ -211,7 +211,8 @@ class RoutingPolicy:
     ) -> ModelSpec:
         model_id = self.catalog.resolve(constraints.model or "")
         if model_id is None:
-            raise NoCandidateError(f"unknown model {constraints.model!r}: not in the catalog")
+            # Not the name itself: errors never echo input.
+            raise NoCandidateError("constraints.model is not a catalog model id (GET /v1/models)")
         spec = self.catalog.get(model_id)
         problem = self._misfit(spec, constraints, prompt_tokens, max_tokens)
         if problem:

@@ -38,6 +38,18 @@ async def test_health_says_auth_is_on_and_public_documents_need_no_key(
             assert (await client.get(path)).status_code == 200, path
 
 
+async def test_the_dashboard_styles_and_scripts_need_no_key(secured: SecuredSystem) -> None:
+    # A browser given http://x:KEY@host/dashboard does not repeat the key for these.
+    async with secured.client() as client:
+        for name in ("dashboard.css", "dashboard.js", "vendor/chart.umd.min.js"):
+            response = await client.get(f"/dashboard/static/{name}")
+            assert response.status_code == 200, name
+            assert "www-authenticate" not in response.headers
+        page = await client.get("/dashboard", headers={"accept": "text/html"})
+        assert page.status_code == 401, "the page itself still needs the admin key"
+        assert (await client.get("/docs")).status_code == 200
+
+
 async def test_missing_or_wrong_key_is_401_and_never_echoed(secured: SecuredSystem) -> None:
     _, key = await secured.key()
     wrong = key[:-4] + ("AAAA" if not key.endswith("AAAA") else "BBBB")

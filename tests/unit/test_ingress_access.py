@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -21,7 +22,7 @@ PUBLIC = {
     "/metrics",
     "/docs",
     "/docs/oauth2-redirect",
-    "/redoc",
+    "/docs/static/{name}",
     "/openapi.json",
     "/schemas",
     "/schemas/{name}.json",
@@ -45,6 +46,36 @@ def test_every_operation_is_public_on_purpose_or_needs_a_key() -> None:
                 assert schemes == {"AdminApiKey"}, f"{where} needs the admin scope"
             else:
                 assert schemes == {"ApiKey"}, f"{where} has no API key guard"
+
+
+def test_every_route_parses_bodies_as_strict_json() -> None:
+    # A route with FastAPI's default parser would take a lone surrogate or NaN again.
+    from fastapi.routing import APIRoute
+
+    from services.ingress.strict_json import StrictJSONRoute
+
+    app = create_app(Settings(environment="test"))
+    routes = [r for r in app.routes if isinstance(r, APIRoute)]
+    assert routes
+    lenient = [r.path for r in routes if not isinstance(r, StrictJSONRoute)]
+    assert not lenient, f"routes without the strict JSON parser: {lenient}"
+
+
+async def test_docs_page_and_its_assets_are_served_here_not_from_a_cdn() -> None:
+    app = create_app(Settings(environment="test"))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://ingress") as client:
+        page = await client.get("/docs")
+        assert page.status_code == 200
+        assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+        assert len(assets) == 3, assets
+        for url in assets:
+            assert url.startswith("/docs/static/"), f"{url} is not ours"
+            asset = await client.get(url)
+            assert asset.status_code == 200 and len(asset.content) > 1000, url
+        assert "'/openapi.json'" in page.text
+        assert (await client.get("/docs/static/../../settings.py")).status_code == 404
+        assert (await client.get("/redoc")).status_code == 404, "no page that needs a CDN"
 
 
 def test_openapi_describes_the_bearer_schemes() -> None:

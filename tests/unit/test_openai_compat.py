@@ -43,8 +43,8 @@ def test_roles_and_text_parts_become_our_chat_messages() -> None:
     [
         ({"role": "tool", "content": "42", "tool_call_id": "x"}, "tool messages"),
         ({"role": "user", "content": [{"type": "image_url", "image_url": {"url": "u"}}]}, "text"),
-        ({"role": "assistant", "content": None}, "empty"),
-        ({"role": "user", "content": "   "}, "empty"),
+        ({"role": "assistant", "content": None}, "not only whitespace"),
+        ({"role": "user", "content": "   "}, "not only whitespace"),
     ],
 )
 def test_what_we_cannot_answer_is_a_422_naming_the_message(

@@ -106,8 +106,9 @@ def test_context_window_is_respected() -> None:
 def test_forced_model() -> None:
     forced = decide(policy(exploration_rate=1.0), constraints=RouteConstraints(model="tiny"))
     assert forced.model.id == "tiny" and not forced.explored
-    with pytest.raises(NoCandidateError, match="unknown model"):
+    with pytest.raises(NoCandidateError, match="not a catalog model id") as unknown:
         decide(policy(), constraints=RouteConstraints(model="gpt-17"))
+    assert "gpt-17" not in str(unknown.value), "errors never echo input"
     with pytest.raises(NoCandidateError, match="not configured"):
         decide(policy(), constraints=RouteConstraints(model="elsewhere"))
 
