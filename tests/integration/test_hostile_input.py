@@ -15,6 +15,9 @@ JSON = {"content-type": "application/json"}
 # A lone UTF-16 surrogate is valid JSON syntax for Python's json module, but no string of it
 # can be encoded as UTF-8.
 LONE_SURROGATE = r"hi \ud800"
+CHAT = '{"model": "%s", "messages": [{"role": "user", "content": "%s"}]}'
+FEEDBACK = '{"request_id": "%s", "quality_score": 5, "comment": "%s"}'
+ANY_ID = "6f1c2b0e-0d4e-4c1a-9a57-3f2f1b0c9d11"
 
 
 @pytest.mark.parametrize(
@@ -23,10 +26,10 @@ LONE_SURROGATE = r"hi \ud800"
         ("/v1/route", '{"prompt": "%s"}'),
         ("/v1/route", '{"messages": [{"role": "user", "content": "%s"}]}'),
         ("/v1/route/preview", '{"prompt": "%s"}'),
-        ("/v1/chat/completions", '{"model": "auto", "messages": [{"role": "user", "content": "%s"}]}'),
-        ("/v1/chat/completions", '{"model": "%s", "messages": [{"role": "user", "content": "x"}]}'),
-        ("/production/feedback", '{"request_id": "%s", "quality_score": 5}'),
-        ("/production/feedback", '{"request_id": "' + str(uuid.uuid4()) + '", "quality_score": 5, "comment": "%s"}'),
+        ("/v1/chat/completions", CHAT % ("auto", "%s")),
+        ("/v1/chat/completions", CHAT % ("%s", "x")),
+        ("/production/feedback", FEEDBACK % ("%s", "x")),
+        ("/production/feedback", FEEDBACK % (ANY_ID, "%s")),
     ],
 )
 async def test_a_lone_surrogate_is_a_422_not_a_500(
@@ -69,7 +72,9 @@ async def test_validation_errors_quote_no_input(system: RunningSystem) -> None:
     async with system.client() as client:
         answers = [
             await client.post("/v1/route", json={"messages": [{"role": secret, "content": "x"}]}),
-            await client.post("/production/feedback", json={"request_id": secret, "quality_score": 3}),
+            await client.post(
+                "/production/feedback", json={"request_id": secret, "quality_score": 3}
+            ),
             await client.post("/v1/route", json={"prompt": "hi", "max_tokens": secret}),
         ]
     for response in answers:
