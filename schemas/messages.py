@@ -7,13 +7,15 @@ facts (`RouteCompleted`, `OverridesPublished`, `ServiceHeartbeat`). Every messag
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SCHEMA_VERSION = 1
+DATA_URL = re.compile(r"^data:(image/[a-z0-9.+-]+);base64,")
 
 # Strict types on every message: "5" is not a score, true is not max_tokens, "yes" is not a
 # boolean. Only ids and times keep their string wire forms (`Field(strict=False)` below).
@@ -44,10 +46,128 @@ class Message(BaseModel):
     schema_version: int = SCHEMA_VERSION
 
 
-class ChatMessage(BaseModel):
+class ImagePart(BaseModel):
+    """An image given with a message: an http(s) URL or a `data:<media type>;base64,` URL."""
+
     model_config = STRICT
-    role: Literal["system", "user", "assistant"]
-    content: PromptText
+
+    url: str = Field(min_length=1, max_length=20_000_000)
+
+    @field_validator("url")
+    @classmethod
+    def _url_or_data(cls, url: str) -> str:
+        if url.startswith(("http://", "https://")):
+            return url
+        if DATA_URL.match(url[:120]):
+            return url
+        raise ValueError("an image is an http(s) URL or a data:image/...;base64, URL")
+
+    def inline(self) -> tuple[str, str] | None:
+        """(media type, base64 data) of a data URL; None for a web URL."""
+        match = DATA_URL.match(self.url[:120])
+        if match is None:
+            return None
+        return match.group(1), self.url[match.end() :]
+
+
+class ToolCall(BaseModel):
+    """A call the model asked for: `arguments` is the JSON text of the arguments."""
+
+    model_config = STRICT
+
+    id: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200)
+    arguments: str = "{}"
+
+
+class ChatMessage(BaseModel):
+    """One turn. `content` is the text (empty for an assistant turn that only calls tools);
+    `images` follow the text; a `tool` turn answers the call named by `tool_call_id`."""
+
+    model_config = STRICT
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str = ""
+    images: list[ImagePart] = Field(default_factory=list)
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    tool_call_id: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _says_something(self) -> ChatMessage:
+        if self.role == "tool":
+            if not self.tool_call_id:
+                raise ValueError("a tool message needs the tool_call_id it answers")
+        elif not (self.content.strip() or self.images or self.tool_calls):
+            raise ValueError(f"content {BLANK_TEXT} (or images, or tool calls)")
+        if self.tool_calls and self.role != "assistant":
+            raise ValueError("only an assistant message calls tools")
+        if self.images and self.role != "user":
+            raise ValueError("only a user message carries images")
+        return self
+
+
+class ToolSpec(BaseModel):
+    """A function the model may call; `parameters` is its arguments' JSON Schema."""
+
+    model_config = STRICT
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
+
+
+class ResponseFormat(BaseModel):
+    """`json_object`: any JSON object; `json_schema`: JSON valid against `json_schema`."""
+
+    model_config = STRICT
+
+    type: Literal["text", "json_object", "json_schema"] = "text"
+    name: str = "response"
+    json_schema: dict[str, Any] | None = None
+    strict: bool | None = None
+
+    @model_validator(mode="after")
+    def _schema_when_needed(self) -> ResponseFormat:
+        if self.type == "json_schema" and self.json_schema is None:
+            raise ValueError("response_format json_schema needs a schema")
+        return self
+
+
+ToolChoice = Literal["auto", "none", "required"] | str  # or the name of one tool to call
+
+
+class GenerationOptions(BaseModel):
+    """What the caller asked of the generation besides the prompt. Unset means the vendor's
+    default. Only models whose catalog capabilities cover what is set are chosen."""
+
+    model_config = STRICT
+
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    stop: list[str] = Field(default_factory=list, max_length=16)
+    seed: int | None = None
+    user: str | None = Field(default=None, max_length=256)
+    response_format: ResponseFormat | None = None
+    tools: list[ToolSpec] = Field(default_factory=list, max_length=128)
+    tool_choice: ToolChoice | None = None
+
+    @model_validator(mode="after")
+    def _choice_names_a_tool(self) -> GenerationOptions:
+        choice = self.tool_choice
+        if choice not in (None, "auto", "none", "required") and choice not in {
+            t.name for t in self.tools
+        }:
+            raise ValueError("tool_choice names no tool of `tools`")
+        return self
+
+    def sampling(self) -> list[str]:
+        """The sampling controls this request sets (catalog `sampling` names)."""
+        given = {
+            "temperature": self.temperature is not None,
+            "top_p": self.top_p is not None,
+            "stop": bool(self.stop),
+            "seed": self.seed is not None,
+        }
+        return [name for name, is_set in given.items() if is_set]
 
 
 class RouteConstraints(BaseModel):
@@ -59,6 +179,9 @@ class RouteConstraints(BaseModel):
     min_quality: float | None = Field(default=None, ge=0, le=1)
     allowed_providers: list[str] | None = None
     model: str | None = Field(default=None, description="force this catalog model id")
+    allowed_models: list[str] | None = Field(
+        default=None, description="catalog ids the choice and every fallback must come from"
+    )
 
 
 class RouteRequest(Message):
@@ -68,6 +191,7 @@ class RouteRequest(Message):
     messages: list[ChatMessage] = Field(min_length=1)
     max_tokens: int = Field(default=512, ge=1, le=32768)
     constraints: RouteConstraints = Field(default_factory=RouteConstraints)
+    options: GenerationOptions = Field(default_factory=GenerationOptions)
     api_key_id: str | None = None
     submitted_at: datetime = Field(default_factory=utcnow, strict=False)
     preview: bool = Field(default=False, description="decide only; no model is called")
@@ -139,6 +263,7 @@ class RouteResult(RouteOutcome):
     """Reply on the caller's `reply_to` queue."""
 
     answer: str | None = None
+    tool_calls: list[ToolCall] = Field(default_factory=list)
 
 
 class RouteChunk(Message):

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     anthropic_base_url: str = "https://api.anthropic.com"
     gemini_base_url: str = "https://generativelanguage.googleapis.com"
     openrouter_base_url: str = "https://openrouter.ai/api/v1"
+    # An OpenAI-compatible server of your own (vLLM, Ollama: e.g. http://127.0.0.1:11434/v1);
+    # set, it is the `selfhosted` provider of the catalog. Its key is optional.
+    selfhosted_base_url: str = ""
+    selfhosted_api_key: SecretStr | None = None
     # Production without any provider key runs only the simulated model: allowed only on purpose.
     allow_simulated_in_production: bool = False
     simulated_latency_ms: int = Field(default=20, ge=0)
@@ -92,6 +96,9 @@ class Settings(BaseSettings):
     feedback_grace_s: float = Field(default=2.0, ge=0)
 
     catalog_path: str | None = None
+    # A TOML file of models to add or change (docs/api.md#any-model); validated at start,
+    # re-read on SIGHUP and on POST /admin/catalog/reload.
+    catalog_overlay_path: str | None = None
     default_premium_model: str = "claude-opus-4-5"
     quality_floor: float = Field(default=0.8, ge=0, le=1)
     exploration_rate: float = Field(default=0.05, ge=0, le=1)
@@ -149,6 +156,8 @@ class Settings(BaseSettings):
         problems: list[str] = []
         for row in VENDORS:
             secret = self.api_key(row.key)
+            if row.configured_by_url and secret is None:
+                continue
             if secret is not None and _is_placeholder(secret.get_secret_value()):
                 problems.append(
                     f"{row.api_key_env} holds a placeholder: set a real key or unset it"
@@ -201,11 +210,15 @@ class Settings(BaseSettings):
         return url
 
     def configured_providers(self) -> list[str]:
-        """Vendors whose key is set; the simulated provider is always available."""
+        """Vendors whose key (or, self-hosted, base URL) is set; simulated is always there."""
         return [
             row.key
             for row in VENDORS
-            if (key := self.api_key(row.key)) is not None and key.get_secret_value().strip()
+            if (
+                self.base_url(row.key).strip()
+                if row.configured_by_url
+                else (key := self.api_key(row.key)) is not None and key.get_secret_value().strip()
+            )
         ]
 
     def name(self, base: str) -> str:

@@ -18,14 +18,10 @@ from services.router.chunks import ChunkSender
 from shared import metrics
 from shared.providers.base import ChatProvider
 from shared.providers.table import PROVIDER_KEYS
+from shared.routing.capabilities import Needs
 from shared.routing.catalog import Catalog, ModelSpec
 from shared.routing.classifier import Classification, classify
-from shared.routing.dispatch import (
-    AllModelsFailed,
-    StreamInterrupted,
-    call_with_fallback,
-    fallback_chain,
-)
+from shared.routing.dispatch import AllModelsFailed, StreamInterrupted, call_with_fallback
 from shared.routing.policy import Decision, NoCandidateError, RoutingPolicy
 from shared.routing.resilience import BreakerRegistry, CircuitState
 from shared.routing.tokens import estimate_prompt_tokens, estimate_tokens
@@ -61,6 +57,8 @@ def decision_view(decision: Decision, request_id: str) -> dict[str, Any]:
         "estimated_cost_usd": decision.estimated_cost_usd,
         "baseline_cost_usd": decision.baseline_cost_usd,
         "candidates": list(decision.candidates),
+        "fallback_chain": [m.id for m in decision.chain],
+        "ruled_out": dict(decision.rejected),
         "reasons": list(decision.reasons),
     }
 
@@ -72,6 +70,10 @@ def prompt_hash(request: RouteRequest) -> str:
         digest.update(message.role.encode())
         digest.update(b"\0")
         digest.update(message.content.encode())
+        for image in message.images:
+            digest.update(image.url.encode())
+        for call in message.tool_calls:
+            digest.update(f"{call.name}\0{call.arguments}".encode())
         digest.update(b"\1")
     return digest.hexdigest()
 
@@ -133,6 +135,7 @@ class RoutingEngine:
             overrides=overrides.by_pattern,
             overrides_version=overrides.version,
             trials=overrides.trials,
+            needs=Needs.of(request.messages, request.options),
         )
 
     def provider_status(self) -> list[dict[str, Any]]:
@@ -155,6 +158,7 @@ class RoutingEngine:
         started = time.perf_counter()
         fields: dict[str, Any]
         answer: str | None = None
+        tool_calls: list[Any] = []
         classification = classify(request.messages)
         prompt_tokens = estimate_prompt_tokens(request.messages)
         try:
@@ -168,7 +172,7 @@ class RoutingEngine:
                 "error_message": str(exc),
             }
         else:
-            fields, answer = await self._call(request, decision, prompt_tokens, sink)
+            fields, answer, tool_calls = await self._call(request, decision, prompt_tokens, sink)
         fields["latency_ms"] = (time.perf_counter() - started) * 1000
         if answer:
             fields["answer_chars"] = len(answer)
@@ -181,7 +185,7 @@ class RoutingEngine:
         preview = None
         if self.settings.store_prompt_preview:
             preview = request.messages[-1].content[:_PREVIEW_CHARS]
-        result = RouteResult.model_validate({**common, "answer": answer})
+        result = RouteResult.model_validate({**common, "answer": answer, "tool_calls": tool_calls})
         completed = RouteCompleted.model_validate(
             {
                 **common,
@@ -198,19 +202,11 @@ class RoutingEngine:
         decision: Decision,
         prompt_tokens: int,
         sink: ChunkSender | None,
-    ) -> tuple[dict[str, Any], str | None]:
-        chain = fallback_chain(
-            decision.model,
-            self.catalog,
-            set(self.policy.providers),
-            prompt_tokens=prompt_tokens,
-            max_tokens=request.max_tokens,
-        )
-        if request.constraints.model:
-            chain = chain[:1]  # a forced model is that model or an error, never a substitute
-        elif request.constraints.allowed_providers:
-            allowed = set(request.constraints.allowed_providers)
-            chain = [spec for spec in chain if spec.provider in allowed]
+    ) -> tuple[dict[str, Any], str | None, list[Any]]:
+        # The policy built the chain: capable models only, the same model elsewhere first,
+        # nothing below min_quality, above max_cost_usd or outside the allowed models and
+        # providers; a forced model falls over only to itself on another provider.
+        chain = list(decision.chain)
         base: dict[str, Any] = {
             "pattern": decision.pattern,
             "complexity": decision.complexity,
@@ -222,7 +218,7 @@ class RoutingEngine:
         if refused is not None:
             metrics.REQUESTS_REFUSED.labels(refused[0]).inc()
             kind, why = refused
-            return {**base, "ok": False, "error_kind": kind, "error_message": why}, None
+            return {**base, "ok": False, "error_kind": kind, "error_message": why}, None, []
         deadline_s = self.settings.request_deadline_s
         if request.deadline_at is not None:
             left = (request.deadline_at - datetime.now(UTC)).total_seconds()
@@ -238,6 +234,7 @@ class RoutingEngine:
                     deadline_s=deadline_s,
                     settings=self.settings,
                     emit=sink.emit if sink is not None else None,
+                    options=request.options,
                 )
         except asyncio.CancelledError:
             if not self.calls.take_back(request.request_id):
@@ -245,39 +242,47 @@ class RoutingEngine:
             log.info("request %s cancelled by its caller", request.request_id)
             partial = sink.text if sink is not None else ""
             spec = self.catalog.get(sink.model_id) if sink and sink.model_id else None
-            return self._partial(base, spec, partial, prompt_tokens, "cancelled"), None
+            return self._partial(base, spec, partial, prompt_tokens, "cancelled"), None, []
         except StreamInterrupted as exc:
             fields = self._partial(base, exc.spec, exc.partial, prompt_tokens, "stream_interrupted")
             fields.update(fallback_path=exc.hops, attempts=exc.attempts, error_message=str(exc))
-            return fields, None
+            return fields, None, []
         except AllModelsFailed as exc:
             attempts = sum(h.attempts for h in exc.hops)
             kind = "deadline_exceeded" if exc.deadline_exceeded else "all_models_failed"
-            return {
-                **base,
-                "ok": False,
-                "attempts": attempts,
-                "fallback_path": exc.hops,
-                "error_kind": kind,
-                "error_message": str(exc),
-            }, None
+            return (
+                {
+                    **base,
+                    "ok": False,
+                    "attempts": attempts,
+                    "fallback_path": exc.hops,
+                    "error_kind": kind,
+                    "error_message": str(exc),
+                },
+                None,
+                [],
+            )
         completion, spec = result.completion, result.spec
         cost = spec.cost(completion.tokens_in, completion.tokens_out)
         baseline = self.catalog.baseline().cost(completion.tokens_in, completion.tokens_out)
-        return {
-            **base,
-            "ok": True,
-            "provider": spec.provider,
-            "model": spec.id,
-            "tokens_in": completion.tokens_in,
-            "tokens_out": completion.tokens_out,
-            "cost_usd": cost,
-            "baseline_cost_usd": baseline,
-            "savings_usd": baseline - cost,
-            "attempts": result.attempts,
-            "fallback_path": result.hops,
-            "finish_reason": completion.finish_reason,
-        }, completion.text
+        return (
+            {
+                **base,
+                "ok": True,
+                "provider": spec.provider,
+                "model": spec.id,
+                "tokens_in": completion.tokens_in,
+                "tokens_out": completion.tokens_out,
+                "cost_usd": cost,
+                "baseline_cost_usd": baseline,
+                "savings_usd": baseline - cost,
+                "attempts": result.attempts,
+                "fallback_path": result.hops,
+                "finish_reason": completion.finish_reason,
+            },
+            completion.text,
+            list(completion.tool_calls),
+        )
 
     def _refusal(self, request: RouteRequest) -> tuple[str, str] | None:
         """Why no provider may be called for this request any more, if so."""

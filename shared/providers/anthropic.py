@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
+from typing import Any
 
 import anthropic
-from anthropic.types import (
-    AssistantMessageParam,
-    Message,
-    MessageParam,
-    TextBlock,
-    UserMessageParam,
-)
+from anthropic.types import Message, TextBlock, ToolUseBlock
 
-from schemas.messages import ChatMessage
+from schemas.messages import ChatMessage, GenerationOptions, ImagePart, ToolCall
 from shared.providers.base import Completion, ProviderError, RetryableProviderError
 from shared.providers.common import (
     connection_error,
@@ -49,7 +45,12 @@ class AnthropicProvider:
         )
 
     async def complete(
-        self, model: str, messages: list[ChatMessage], max_tokens: int, timeout_s: float
+        self,
+        model: str,
+        messages: list[ChatMessage],
+        max_tokens: int,
+        timeout_s: float,
+        options: GenerationOptions | None = None,
     ) -> Completion:
         system, turns = _split_system(messages)
         try:
@@ -60,6 +61,7 @@ class AnthropicProvider:
                     messages=turns,
                     system=system if system else anthropic.omit,
                     timeout=timeout_s,
+                    **_options(options),
                 )
         except TimeoutError:
             raise timeout_error(self.name, timeout_s) from None
@@ -76,16 +78,89 @@ class AnthropicProvider:
         await self._client.close()
 
 
-def _split_system(messages: Sequence[ChatMessage]) -> tuple[str, list[MessageParam]]:
-    """System text goes to the `system` parameter, which every Messages API version accepts."""
+def _split_system(messages: Sequence[ChatMessage]) -> tuple[str, list[Any]]:
+    """System text goes to the `system` parameter, which every Messages API version accepts.
+
+    Tool results are user turns of `tool_result` blocks; consecutive ones share one turn, as
+    the Messages API wants every result of one assistant turn in the next user turn.
+    """
     system = "\n\n".join(m.content for m in messages if m.role == "system")
-    turns: list[MessageParam] = []
+    turns: list[dict[str, Any]] = []
     for m in messages:
-        if m.role == "user":
-            turns.append(UserMessageParam(role="user", content=m.content))
+        if m.role == "tool":
+            result = {"type": "tool_result", "tool_use_id": m.tool_call_id, "content": m.content}
+            if turns and turns[-1]["role"] == "user" and _all_results(turns[-1]["content"]):
+                turns[-1]["content"].append(result)
+            else:
+                turns.append({"role": "user", "content": [result]})
+        elif m.role == "user":
+            blocks = [_image(image) for image in m.images]
+            if not blocks:
+                turns.append({"role": "user", "content": m.content})
+                continue
+            text = [{"type": "text", "text": m.content}] if m.content else []
+            turns.append({"role": "user", "content": text + blocks})
         elif m.role == "assistant":
-            turns.append(AssistantMessageParam(role="assistant", content=m.content))
+            if not m.tool_calls:
+                turns.append({"role": "assistant", "content": m.content})
+                continue
+            calls = [
+                {"type": "tool_use", "id": c.id, "name": c.name, "input": _arguments(c)}
+                for c in m.tool_calls
+            ]
+            text = [{"type": "text", "text": m.content}] if m.content else []
+            turns.append({"role": "assistant", "content": text + calls})
     return system, turns
+
+
+def _all_results(content: object) -> bool:
+    return isinstance(content, list) and all(b.get("type") == "tool_result" for b in content)
+
+
+def _image(image: ImagePart) -> dict[str, Any]:
+    inline = image.inline()
+    if inline is None:
+        return {"type": "image", "source": {"type": "url", "url": image.url}}
+    media_type, data = inline
+    return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
+
+
+def _arguments(call: ToolCall) -> Any:
+    try:
+        return json.loads(call.arguments)
+    except ValueError:
+        return {}
+
+
+def _options(options: GenerationOptions | None) -> dict[str, Any]:
+    """Keyword arguments of `messages.create` for what the caller set (seed has no
+    equivalent: the catalog says Claude takes none, so such requests never come here)."""
+    if options is None:
+        return {}
+    kwargs: dict[str, Any] = {}
+    if options.temperature is not None:
+        # OpenAI's range is 0-2, Anthropic's 0-1.
+        kwargs["temperature"] = min(1.0, options.temperature)
+    if options.top_p is not None:
+        kwargs["top_p"] = options.top_p
+    if options.stop:
+        kwargs["stop_sequences"] = list(options.stop)
+    if options.user:
+        kwargs["metadata"] = {"user_id": options.user}
+    fmt = options.response_format
+    if fmt is not None and fmt.type != "text":
+        schema = fmt.json_schema if fmt.type == "json_schema" else {"type": "object"}
+        kwargs["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
+    if options.tools:
+        kwargs["tools"] = [
+            {"name": t.name, "description": t.description, "input_schema": t.parameters}
+            for t in options.tools
+        ]
+    choice = options.tool_choice
+    if choice is not None:
+        kinds = {"auto": {"type": "auto"}, "required": {"type": "any"}, "none": {"type": "none"}}
+        kwargs["tool_choice"] = kinds.get(choice, {"type": "tool", "name": choice})
+    return kwargs
 
 
 def _map_error(exc: anthropic.APIError) -> ProviderError:
@@ -113,6 +188,11 @@ def _to_completion(response: object, model: str, messages: Sequence[ChatMessage]
     if not isinstance(response, Message) or not isinstance(response.content, list):
         raise malformed("anthropic", "no content list")
     text = "".join(block.text for block in response.content if isinstance(block, TextBlock))
+    calls = tuple(
+        ToolCall(id=block.id, name=block.name, arguments=json.dumps(block.input))
+        for block in response.content
+        if isinstance(block, ToolUseBlock)
+    )
     usage = response.usage
     tokens_in: object = None
     tokens_out: object = None
@@ -132,4 +212,5 @@ def _to_completion(response: object, model: str, messages: Sequence[ChatMessage]
         tokens_out=tokens_out,
         model=response.model if isinstance(response.model, str) and response.model else model,
         finish_reason=_FINISH.get(stop, stop),
+        tool_calls=calls,
     )

@@ -10,7 +10,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Protocol
 
-from schemas.messages import ChatMessage
+from schemas.messages import ChatMessage, GenerationOptions, ToolCall
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +22,7 @@ class Completion:
     tokens_out: int
     model: str  # the model the vendor says answered
     finish_reason: str
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 class ProviderError(Exception):
@@ -71,13 +72,26 @@ class ChatProvider(Protocol):
     name: str
 
     async def complete(
-        self, model: str, messages: list[ChatMessage], max_tokens: int, timeout_s: float
+        self,
+        model: str,
+        messages: list[ChatMessage],
+        max_tokens: int,
+        timeout_s: float,
+        options: GenerationOptions | None = None,
     ) -> Completion:
-        """Answer the chat with `model` (the vendor's model id). Raises only ProviderError."""
+        """Answer the chat with `model` (the vendor's model id). Raises only ProviderError.
+
+        `options` (sampling, JSON output, tools) are sent in the vendor's terms; the policy
+        only picks models whose catalog capabilities cover them."""
         ...
 
     def stream(
-        self, model: str, messages: list[ChatMessage], max_tokens: int, timeout_s: float
+        self,
+        model: str,
+        messages: list[ChatMessage],
+        max_tokens: int,
+        timeout_s: float,
+        options: GenerationOptions | None = None,
     ) -> AsyncGenerator[str | Completion, None]:
         """The answer as it is produced: pieces of text, then one Completion (the whole text,
         usage, finish reason) as the last item. `timeout_s` bounds the opening of the stream.

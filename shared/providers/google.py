@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import json
+import mimetypes
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,7 +16,7 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from schemas.messages import ChatMessage
+from schemas.messages import ChatMessage, GenerationOptions, ImagePart, ToolCall
 from shared.providers.base import Completion, ProviderError
 from shared.providers.common import (
     connection_error,
@@ -55,21 +59,20 @@ class GeminiProvider:
         )
 
     async def complete(
-        self, model: str, messages: list[ChatMessage], max_tokens: int, timeout_s: float
+        self,
+        model: str,
+        messages: list[ChatMessage],
+        max_tokens: int,
+        timeout_s: float,
+        options: GenerationOptions | None = None,
     ) -> Completion:
         system = "\n\n".join(m.content for m in messages if m.role == "system")
-        contents = [
-            types.Content(
-                role="model" if m.role == "assistant" else "user",
-                parts=[types.Part(text=m.content)],
-            )
-            for m in messages
-            if m.role != "system"
-        ]
+        contents = _contents(messages)
         config = types.GenerateContentConfig(
             system_instruction=system or None,
             max_output_tokens=max_tokens,
             http_options=types.HttpOptions(timeout=_millis(timeout_s)),
+            **_options(options),
         )
         try:
             async with asyncio.timeout(timeout_s):
@@ -93,6 +96,96 @@ class GeminiProvider:
 
     async def aclose(self) -> None:
         await self._client.aio.aclose()
+
+
+def _contents(messages: Sequence[ChatMessage]) -> list[types.Content]:
+    """The turns as Gemini contents: images as inline data or file URIs, tool calls as
+    function calls, and tool results as function responses named after the call they answer."""
+    names = {call.id: call.name for m in messages for call in m.tool_calls}
+    contents: list[types.Content] = []
+    for m in messages:
+        if m.role == "system":
+            continue
+        parts = [types.Part(text=m.content)] if m.content and m.role != "tool" else []
+        parts += [_image(image) for image in m.images]
+        parts += [
+            types.Part(function_call=types.FunctionCall(id=c.id, name=c.name, args=_arguments(c)))
+            for c in m.tool_calls
+        ]
+        if m.role == "tool":
+            call_id = m.tool_call_id or ""
+            response = types.FunctionResponse(
+                id=call_id, name=names.get(call_id, call_id), response={"result": m.content}
+            )
+            parts.append(types.Part(function_response=response))
+        role = "model" if m.role == "assistant" else "user"
+        if m.role == "tool" and contents and contents[-1].role == "user" and _answers(contents[-1]):
+            contents[-1].parts = [*(contents[-1].parts or []), *parts]
+        else:
+            contents.append(types.Content(role=role, parts=parts))
+    return contents
+
+
+def _answers(content: types.Content) -> bool:
+    return all(p.function_response is not None for p in content.parts or [])
+
+
+def _image(image: ImagePart) -> types.Part:
+    inline = image.inline()
+    if inline is None:
+        mime, _ = mimetypes.guess_type(image.url.split("?", 1)[0])
+        return types.Part(
+            file_data=types.FileData(file_uri=image.url, mime_type=mime or "image/jpeg")
+        )
+    media_type, data = inline
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except binascii.Error:
+        raw = b""
+    return types.Part(inline_data=types.Blob(mime_type=media_type, data=raw))
+
+
+def _arguments(call: ToolCall) -> dict[str, Any]:
+    try:
+        value = json.loads(call.arguments)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {"value": value}
+
+
+def _options(options: GenerationOptions | None) -> dict[str, Any]:
+    """GenerateContentConfig fields for what the caller set."""
+    if options is None:
+        return {}
+    fields: dict[str, Any] = {}
+    for ours, theirs in (("temperature", "temperature"), ("top_p", "top_p"), ("seed", "seed")):
+        value = getattr(options, ours)
+        if value is not None:
+            fields[theirs] = value
+    if options.stop:
+        fields["stop_sequences"] = list(options.stop)
+    fmt = options.response_format
+    if fmt is not None and fmt.type != "text":
+        fields["response_mime_type"] = "application/json"
+        if fmt.type == "json_schema":
+            fields["response_json_schema"] = fmt.json_schema
+    if options.tools:
+        declarations = [
+            types.FunctionDeclaration(
+                name=t.name, description=t.description, parameters_json_schema=t.parameters
+            )
+            for t in options.tools
+        ]
+        fields["tools"] = [types.Tool(function_declarations=declarations)]
+    choice = options.tool_choice
+    if choice is not None:
+        modes = {"auto": "AUTO", "required": "ANY", "none": "NONE"}
+        calling = types.FunctionCallingConfig(
+            mode=types.FunctionCallingConfigMode(modes.get(choice, "ANY")),
+            allowed_function_names=None if choice in modes else [choice],
+        )
+        fields["tool_config"] = types.ToolConfig(function_calling_config=calling)
+    return fields
 
 
 def _millis(seconds: float) -> int:
@@ -141,6 +234,15 @@ def _to_completion(
     parts = candidate.content.parts if candidate.content and candidate.content.parts else []
     # Thought summaries are parts too; only the answer's text is returned.
     text = "".join(p.text for p in parts if p.text and not p.thought)
+    calls = tuple(
+        ToolCall(
+            id=p.function_call.id or f"call_{index}",
+            name=p.function_call.name or "",
+            arguments=json.dumps(p.function_call.args or {}),
+        )
+        for index, p in enumerate(parts)
+        if p.function_call is not None
+    )
     tokens_in_raw: object = None
     tokens_out_raw: object = None
     if usage is not None and isinstance(usage.prompt_token_count, int):
@@ -151,10 +253,13 @@ def _to_completion(
         "google", tokens_in_raw, tokens_out_raw, messages, text
     )
     reason = candidate.finish_reason.value if candidate.finish_reason else "unknown"
+    # Gemini ends a turn that calls functions with STOP; callers expect OpenAI's tool_calls.
+    finish = "tool_calls" if calls else _FINISH.get(reason, reason.lower())
     return Completion(
         text=text,
         tokens_in=tokens_in,
         tokens_out=tokens_out,
         model=response.model_version or model,
-        finish_reason=_FINISH.get(reason, reason.lower()),
+        finish_reason=finish,
+        tool_calls=calls,
     )

@@ -1,4 +1,8 @@
-"""OpenRouter through aiohttp, speaking the OpenAI chat-completions format."""
+"""OpenRouter through aiohttp, speaking the OpenAI chat-completions format.
+
+`OpenAICompatibleProvider` is the adapter for any server of that format; `selfhosted.py` uses it
+for vLLM or Ollama under another provider key.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,8 @@ import aiohttp
 import certifi
 from yarl import URL
 
-from schemas.messages import ChatMessage
+from schemas.messages import ChatMessage, GenerationOptions
+from shared.providers import openai_wire
 from shared.providers.base import Completion, ProviderError
 from shared.providers.common import (
     connection_error,
@@ -30,10 +35,10 @@ _MAX_CONNECTIONS = 512
 _KEEPALIVE_S = 30.0
 
 
-class OpenRouterProvider:
+class OpenAICompatibleProvider:
     """`complete()` against {base}/chat/completions. One instance per process."""
 
-    name = "openrouter"
+    name = "openai-compatible"
 
     def __init__(self, api_key: str, base_url: str, timeout_s: float) -> None:
         # aiohttp directly, without httpx's API on top: httpx's request building, URL merging,
@@ -41,7 +46,7 @@ class OpenRouterProvider:
         # profile under load, twice what aiohttp itself cost.
         self._url = URL(base_url.rstrip("/") + "/chat/completions")
         self._headers = {
-            "Authorization": f"Bearer {api_key}",
+            **({"Authorization": f"Bearer {api_key}"} if api_key else {}),
             "Content-Type": "application/json",
             # What httpx offered; aiohttp would add br/zstd whenever those codecs are installed.
             "Accept-Encoding": "gzip, deflate",
@@ -51,13 +56,14 @@ class OpenRouterProvider:
         self._session: aiohttp.ClientSession | None = None
 
     async def complete(
-        self, model: str, messages: list[ChatMessage], max_tokens: int, timeout_s: float
+        self,
+        model: str,
+        messages: list[ChatMessage],
+        max_tokens: int,
+        timeout_s: float,
+        options: GenerationOptions | None = None,
     ) -> Completion:
-        payload = {
-            "model": model,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
-            "max_tokens": max_tokens,
-        }
+        payload = openai_wire.payload(model, messages, max_tokens, options)
         # The same bytes httpx sent for `json=`.
         data = json.dumps(
             payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False
@@ -80,7 +86,7 @@ class OpenRouterProvider:
             # Refused, reset or dropped connections, a truncated body, an unreadable HTTP answer.
             raise connection_error(self.name, exc) from None
         if 400 <= response.status <= 599:
-            raise _map_status(response.status, _json_or_none(raw), response.headers)
+            raise _map_status(self.name, response.status, _json_or_none(raw), response.headers)
         body = _json_or_none(raw)
         if not isinstance(body, dict):
             raise malformed(self.name, "body is not a JSON object")
@@ -88,8 +94,9 @@ class OpenRouterProvider:
             # OpenRouter sometimes reports an upstream failure inside a 200 answer.
             error = body["error"] if isinstance(body["error"], dict) else {}
             code = error.get("code")
-            raise _map_status(code if isinstance(code, int) else 502, body, response.headers)
-        return _to_completion(body, model, messages)
+            status = code if isinstance(code, int) else 502
+            raise _map_status(self.name, status, body, response.headers)
+        return _to_completion(self.name, body, model, messages)
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -132,7 +139,7 @@ def _json_or_none(raw: bytes) -> Any:
         return None
 
 
-def _map_status(status: int, body: Any, headers: Mapping[str, str]) -> ProviderError:
+def _map_status(provider: str, status: int, body: Any, headers: Mapping[str, str]) -> ProviderError:
     error = body.get("error") if isinstance(body, dict) else None
     error = error if isinstance(error, dict) else {}
     retry_after = parse_retry_after(headers)
@@ -142,26 +149,31 @@ def _map_status(status: int, body: Any, headers: Mapping[str, str]) -> ProviderE
         hint = metadata.get("retry_after_seconds")
         retry_after = float(hint) if isinstance(hint, int | float) and hint >= 0 else None
     return error_for_status(
-        "openrouter",
+        provider,
         status,
         retry_after_s=retry_after,
         context_too_long=status == 400 and looks_like_context_overflow(error.get("message")),
     )
 
 
-def _to_completion(body: dict[str, Any], model: str, messages: Sequence[ChatMessage]) -> Completion:
+def _to_completion(
+    provider: str, body: dict[str, Any], model: str, messages: Sequence[ChatMessage]
+) -> Completion:
     choices = body.get("choices")
     choice = choices[0] if isinstance(choices, list) and choices else None
     message = choice.get("message") if isinstance(choice, dict) else None
     if not isinstance(choice, dict) or not isinstance(message, dict):
-        raise malformed("openrouter", "no choices[0].message")
+        raise malformed(provider, "no choices[0].message")
     content = message.get("content")
     text = content if isinstance(content, str) else ""  # None when the model only called tools
+    calls = openai_wire.tool_calls(message.get("tool_calls"))
+    if calls is None:
+        raise malformed(provider, "unreadable tool_calls")
     usage = body.get("usage")
     if not isinstance(usage, dict):
         usage = {}
     tokens_in, tokens_out = usage_or_estimate(
-        "openrouter", usage.get("prompt_tokens"), usage.get("completion_tokens"), messages, text
+        provider, usage.get("prompt_tokens"), usage.get("completion_tokens"), messages, text
     )
     finish = choice.get("finish_reason")
     answered_by = body.get("model")
@@ -171,4 +183,11 @@ def _to_completion(body: dict[str, Any], model: str, messages: Sequence[ChatMess
         tokens_out=tokens_out,
         model=answered_by if isinstance(answered_by, str) and answered_by else model,
         finish_reason=finish if isinstance(finish, str) else "unknown",
+        tool_calls=calls,
     )
+
+
+class OpenRouterProvider(OpenAICompatibleProvider):
+    """OpenRouter (https://openrouter.ai/api/v1)."""
+
+    name = "openrouter"

@@ -29,11 +29,9 @@ def build_providers(settings: Settings) -> dict[str, ChatProvider]:
     # Vendor SDKs are imported only when their key is set: they are slow to import, and a
     # process without that key never needs them.
     for name in settings.configured_providers():
-        key = settings.api_key(name)
-        assert key is not None  # configured means a key is set
-        providers[name] = _adapter(name)(
-            key.get_secret_value().strip(), settings.base_url(name), timeout
-        )
+        key = settings.api_key(name)  # None only for a self-hosted server without a key
+        secret = key.get_secret_value().strip() if key is not None else ""
+        providers[name] = _adapter(name)(secret, settings.base_url(name), timeout)
     logger.info("providers configured: %s", ", ".join(sorted(providers)))
     return providers
 

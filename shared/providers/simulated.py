@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 from collections.abc import AsyncGenerator
 
-from schemas.messages import ChatMessage
+from schemas.messages import ChatMessage, GenerationOptions
 from shared.providers.base import Completion
 from shared.routing.tokens import CHARS_PER_TOKEN, PER_MESSAGE_TOKENS, estimate_tokens
 
@@ -20,14 +20,26 @@ class SimulatedProvider:
         self._latency_s = latency_ms / 1000
 
     async def complete(
-        self, model: str, messages: list[ChatMessage], max_tokens: int, timeout_s: float
+        self,
+        model: str,
+        messages: list[ChatMessage],
+        max_tokens: int,
+        timeout_s: float,
+        options: GenerationOptions | None = None,
     ) -> Completion:
+        # The catalog gives simulated models no tools, images or JSON output, so the policy
+        # never sends such requests here; sampling controls do not change a canned answer.
         if self._latency_s:
             await asyncio.sleep(min(self._latency_s, timeout_s))
         return _answer(model, messages, max_tokens)
 
     async def stream(
-        self, model: str, messages: list[ChatMessage], max_tokens: int, timeout_s: float
+        self,
+        model: str,
+        messages: list[ChatMessage],
+        max_tokens: int,
+        timeout_s: float,
+        options: GenerationOptions | None = None,
     ) -> AsyncGenerator[str | Completion, None]:
         """The same answer, word by word, after the same latency."""
         if self._latency_s:

@@ -22,6 +22,9 @@ class ProviderRow:
     adapter: str
     api_key_setting: str  # the Settings field (environment variable in upper case)
     base_url_setting: str
+    # A cloud vendor is configured by its key; a self-hosted server by its base URL (its key,
+    # when it has one, is optional).
+    configured_by_url: bool = False
 
     @property
     def module(self) -> str:
@@ -36,6 +39,13 @@ VENDORS: tuple[ProviderRow, ...] = (
     ProviderRow("anthropic", "AnthropicProvider", "anthropic_api_key", "anthropic_base_url"),
     ProviderRow("google", "GeminiProvider", "google_api_key", "gemini_base_url"),
     ProviderRow("openrouter", "OpenRouterProvider", "openrouter_api_key", "openrouter_base_url"),
+    ProviderRow(
+        "selfhosted",
+        "SelfHostedProvider",
+        "selfhosted_api_key",
+        "selfhosted_base_url",
+        configured_by_url=True,
+    ),
 )
 # Every provider a catalog entry may name, in the order status pages list them.
 PROVIDER_KEYS: tuple[str, ...] = (*(row.key for row in VENDORS), SIMULATED)

@@ -8,11 +8,12 @@ start, so that no request is ever costed at $0 by mistake.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Set as AbstractSet
 from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from shared.providers.table import PROVIDER_KEYS
 
@@ -28,6 +29,22 @@ PATTERNS = (
     "general",
 )
 COMPLEXITIES = ("low", "medium", "high")
+
+
+Sampling = Literal["temperature", "top_p", "stop", "seed"]
+
+
+class Capabilities(BaseModel):
+    """What a model can honour besides plain text in and out. A request that needs more than
+    these is never sent to it (the policy and the fallback chain skip it and say why)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tools: bool = False
+    vision: bool = False
+    json_object: bool = False
+    json_schema: bool = False
+    sampling: frozenset[Sampling] = frozenset({"temperature", "top_p", "stop"})
 
 
 class ModelSpec(BaseModel):
@@ -47,6 +64,12 @@ class ModelSpec(BaseModel):
     replaces: list[str] = Field(
         default_factory=list,
         description="retired ids this model answers for when a client forces one of them",
+    )
+    capabilities: Capabilities = Field(default_factory=Capabilities)
+    same_as: str | None = Field(
+        default=None,
+        description="the catalog id of the same model on another provider; fallback tries "
+        "it first, and a forced model falls over only to it",
     )
 
     @field_validator("provider")
@@ -80,6 +103,9 @@ class Catalog(BaseModel):
 
     default_premium_model: str
     models: list[ModelSpec] = Field(min_length=1)
+    _by_id: dict[str, ModelSpec] = PrivateAttr(default_factory=dict)
+    _twins: dict[str, tuple[ModelSpec, ...]] = PrivateAttr(default_factory=dict)
+    _indexed: list[ModelSpec] | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _check_references(self) -> Catalog:
@@ -95,22 +121,56 @@ class Catalog(BaseModel):
         if clashes:
             raise ValueError(f"retired ids that are listed or replaced twice: {sorted(clashes)}")
         for model in self.models:
+            twin = model.same_as
+            if twin is not None and (twin not in known or twin == model.id):
+                raise ValueError(f"model {model.id}: same_as {twin!r} is not another listed id")
             missing = [f for f in model.fallbacks if f not in known]
             if missing:
                 raise ValueError(f"model {model.id}: unknown fallbacks {missing}")
             if model.id in model.fallbacks:
                 raise ValueError(f"model {model.id}: falls back to itself")
+        self._index()
         return self
+
+    def _index(self) -> None:
+        # Looked up for every candidate of every decision: dictionaries, built once per list
+        # of models (`model_copy(update=...)` skips validation, hence the check in `_lookup`).
+        self._indexed = self.models
+        self._by_id = {m.id: m for m in self.models}
+        groups: dict[str, list[ModelSpec]] = {}
+        for model in self.models:
+            root = self._root(model)
+            groups.setdefault(root, []).append(model)
+        self._twins = {
+            m.id: tuple(t for t in groups[self._root(m)] if t.id != m.id) for m in self.models
+        }
+
+    def _root(self, model: ModelSpec) -> str:
+        seen = {model.id}
+        while model.same_as is not None and model.same_as not in seen:
+            seen.add(model.same_as)
+            model = self._by_id[model.same_as]
+        return model.id
 
     def get(self, model_id: str) -> ModelSpec:
         """The model with this id; KeyError names it when it is not in the catalog."""
-        for model in self.models:
-            if model.id == model_id:
-                return model
-        raise KeyError(f"model {model_id!r} is not in the catalog")
+        try:
+            return self._lookup()[model_id]
+        except KeyError:
+            raise KeyError(f"model {model_id!r} is not in the catalog") from None
 
     def has(self, model_id: str) -> bool:
-        return any(m.id == model_id for m in self.models)
+        return model_id in self._lookup()
+
+    def twins(self, model_id: str) -> tuple[ModelSpec, ...]:
+        """The same model on other providers (linked by `same_as`), in catalog order."""
+        self._lookup()
+        return self._twins.get(model_id, ())
+
+    def _lookup(self) -> dict[str, ModelSpec]:
+        if self._indexed is not self.models:
+            self._index()
+        return self._by_id
 
     def resolve(self, model_id: str) -> str | None:
         """The catalog id a client's model id stands for: the id itself, the id of the model
@@ -123,7 +183,7 @@ class Catalog(BaseModel):
     def baseline(self) -> ModelSpec:
         return self.get(self.default_premium_model)
 
-    def available(self, providers: set[str]) -> list[ModelSpec]:
+    def available(self, providers: AbstractSet[str]) -> list[ModelSpec]:
         """Models whose provider is configured in this process."""
         return [m for m in self.models if m.provider in providers]
 

@@ -23,11 +23,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from schemas.messages import ChatMessage, FallbackHop
+from schemas.messages import ChatMessage, FallbackHop, GenerationOptions
 from shared.providers.base import (
     ChatProvider,
     Completion,
@@ -36,7 +35,7 @@ from shared.providers.base import (
     RetryableProviderError,
 )
 from shared.providers.common import malformed, timeout_error, unexpected
-from shared.routing.catalog import Catalog, ModelSpec
+from shared.routing.catalog import ModelSpec
 from shared.routing.resilience import BreakerRegistry, CircuitBreaker, backoff_delay
 from shared.settings import Settings
 
@@ -85,39 +84,6 @@ class StreamInterrupted(Exception):  # noqa: N818 - an outcome, like AllModelsFa
         self.attempts = 0
 
 
-def fallback_chain(
-    first: ModelSpec,
-    catalog: Catalog,
-    providers_available: set[str],
-    *,
-    prompt_tokens: int = 0,
-    max_tokens: int = 0,
-) -> list[ModelSpec]:
-    """`first` and its fallbacks, expanded recursively, breadth first, without duplicates.
-
-    Breadth first keeps the closest substitutes (a model's own fallbacks) ahead of the
-    fallbacks' fallbacks. A model whose provider is not configured or whose context window
-    cannot hold `prompt_tokens` plus its share of `max_tokens` is left out, but its own
-    fallbacks are still followed: they usually include another vendor's equivalent.
-    """
-    chain: list[ModelSpec] = []
-    seen = {first.id}
-    queue = deque([first])
-    while queue:
-        spec = queue.popleft()
-        if spec.provider in providers_available and _fits(spec, prompt_tokens, max_tokens):
-            chain.append(spec)
-        for fallback_id in spec.fallbacks:
-            if fallback_id not in seen:
-                seen.add(fallback_id)
-                queue.append(catalog.get(fallback_id))
-    return chain
-
-
-def _fits(spec: ModelSpec, prompt_tokens: int, max_tokens: int) -> bool:
-    return prompt_tokens + min(max_tokens, spec.max_output_tokens) <= spec.context_window
-
-
 @dataclass(slots=True)
 class _Outcome:
     completion: Completion | None = None
@@ -136,6 +102,7 @@ async def call_with_fallback(
     deadline_s: float,
     settings: Settings,
     emit: Emit | None = None,
+    options: GenerationOptions | None = None,
 ) -> DispatchResult:
     """Try the chain in order until a model answers, within `deadline_s` from now.
 
@@ -165,6 +132,7 @@ async def call_with_fallback(
                 deadline=deadline,
                 settings=settings,
                 emit=emit,
+                options=options,
             )
         except StreamInterrupted as exc:
             exc.spec, exc.hops, exc.attempts = spec, hops, total_attempts + exc.attempts
@@ -213,6 +181,7 @@ async def _call_model(
     deadline: float,
     settings: Settings,
     emit: Emit | None = None,
+    options: GenerationOptions | None = None,
 ) -> _Outcome:
     """Call one model, retrying retryable errors. The breaker already allowed the first call."""
     outcome = _Outcome()
@@ -228,11 +197,11 @@ async def _call_model(
         try:
             if emit is None:
                 completion = await provider.complete(
-                    spec.vendor_model, messages, max_tokens, timeout_s
+                    spec.vendor_model, messages, max_tokens, timeout_s, options
                 )
             else:
                 completion = await _stream_once(
-                    spec, provider, messages, max_tokens, timeout_s, deadline, emit
+                    spec, provider, messages, max_tokens, timeout_s, deadline, emit, options
                 )
         except StreamInterrupted as exc:
             breaker.record_failure()
@@ -284,6 +253,7 @@ async def _stream_once(
     idle_s: float,
     deadline: float,
     emit: Emit,
+    options: GenerationOptions | None = None,
 ) -> Completion:
     """One streamed call. `idle_s` bounds the wait for each piece (the first included), the
     deadline the whole. Before the first piece, errors are raised as from `complete()`."""
@@ -296,7 +266,7 @@ async def _stream_once(
         async with (
             asyncio.timeout(min(loop.time() + idle_s, last)) as window,
             contextlib.aclosing(
-                provider.stream(spec.vendor_model, messages, max_tokens, idle_s)
+                provider.stream(spec.vendor_model, messages, max_tokens, idle_s, options)
             ) as pieces,
         ):
             async for piece in pieces:

@@ -6,8 +6,11 @@ each replayed prompt. It knows nothing of RabbitMQ or HTTP; randomness comes fro
 
 Order of a decision (each step leaves a line in `Decision.reasons`):
 1. Candidates: models of a configured provider whose context window holds the prompt plus
-   `max_tokens`, and which meet the request's constraints (allowed providers, max cost).
-   A forced model is checked the same way and is then the only answer, or a `NoCandidateError`.
+   `max_tokens`, which have the capabilities the request needs (`Needs`: tools, images, JSON
+   output, sampling controls) and meet its constraints (allowed models and providers, max
+   cost). Each model left out is kept with its reason (`Decision.rejected`, shown by the
+   preview). A forced model is checked the same way and is then the choice, or a
+   `NoCandidateError`.
 2. Expected quality: the catalog prior for the pattern, adjusted for complexity
    (`expected_quality`).
 3. Default choice: the cheapest candidate whose expected quality meets the floor (the request's
@@ -17,16 +20,21 @@ Order of a decision (each step leaves a line in `Decision.reasons`):
    candidate.
 5. Exploration: with probability `exploration_rate`, a cheaper candidate than the choice is tried
    instead (the learner's trials for the key first), and the decision says `explored=True`.
+6. Fallback chain (`Decision.chain`): the choice, then the same model on other providers
+   (`same_as`), then its catalog fallbacks, each followed by its own twins; only candidates,
+   and never below the request's `min_quality`. A forced model falls over only to its twins.
 """
 
 from __future__ import annotations
 
 import random
+from collections import deque
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from schemas.messages import Override, RouteConstraints
+from shared.routing.capabilities import NONE, Needs
 from shared.routing.catalog import Catalog, ModelSpec
 from shared.routing.classifier import Classification
 from shared.routing.learning import LEVEL_RANK, route_key
@@ -61,6 +69,10 @@ class Decision:
     baseline_cost_usd: float
     expected_quality: float
     key: str = ""  # the override key that decided, when one did
+    # Models left out, each with the first reason found (capability, constraint, size...).
+    rejected: Mapping[str, str] = field(default_factory=dict)
+    # The models to try in order: the choice first, then its fallbacks (see the module doc).
+    chain: tuple[ModelSpec, ...] = ()
 
     @property
     def reason(self) -> str:
@@ -107,6 +119,7 @@ class RoutingPolicy:
         overrides: Mapping[str, Override] | None = None,
         overrides_version: int | None = None,
         trials: Mapping[str, Sequence[str]] | None = None,
+        needs: Needs = NONE,
     ) -> Decision:
         """Choose a model for one prompt. Raises `NoCandidateError` when none can take it.
 
@@ -117,7 +130,10 @@ class RoutingPolicy:
         pattern, complexity = classification.pattern, classification.complexity
         reasons = [f"classified {pattern}/{complexity}"]
 
+        rejected: dict[str, str] = {}
+
         def decision(spec: ModelSpec, **fields: Any) -> Decision:
+            usable = {c: None for c in fields["candidates"]}
             return Decision(
                 model=spec,
                 pattern=pattern,
@@ -126,14 +142,25 @@ class RoutingPolicy:
                 estimated_cost_usd=spec.cost(prompt_tokens, max_tokens),
                 baseline_cost_usd=self.catalog.baseline().cost(prompt_tokens, max_tokens),
                 expected_quality=expected_quality(spec, pattern, complexity),
+                rejected=rejected,
+                chain=self._chain(spec, usable, constraints, pattern, complexity),
                 **fields,
             )
 
         if constraints.model:
-            spec = self._forced(constraints, prompt_tokens, max_tokens)
+            spec = self._forced(constraints, prompt_tokens, max_tokens, needs)
             reasons.append(f"forced model {spec.id}")
-            return decision(spec, explored=False, override_version=None, candidates=(spec.id,))
-        candidates = self._candidates(constraints, prompt_tokens, max_tokens, reasons)
+            twins = [
+                t.id
+                for t in self.catalog.twins(spec.id)
+                if self._misfit(t, constraints, prompt_tokens, max_tokens, needs) is None
+            ]
+            return decision(
+                spec, explored=False, override_version=None, candidates=(spec.id, *twins)
+            )
+        candidates = self._candidates(
+            constraints, prompt_tokens, max_tokens, needs, reasons, rejected
+        )
         by_cost = sorted(candidates, key=lambda c: (c.cost(prompt_tokens, max_tokens), c.id))
         chosen = self._default(by_cost, pattern, complexity, constraints, reasons)
         key, version = "", None
@@ -207,20 +234,30 @@ class RoutingPolicy:
         return rng.choice(targets)
 
     def _forced(
-        self, constraints: RouteConstraints, prompt_tokens: int, max_tokens: int
+        self, constraints: RouteConstraints, prompt_tokens: int, max_tokens: int, needs: Needs
     ) -> ModelSpec:
         model_id = self.catalog.resolve(constraints.model or "")
         if model_id is None:
             # Not the name itself: errors never echo input.
             raise NoCandidateError("constraints.model is not a catalog model id (GET /v1/models)")
         spec = self.catalog.get(model_id)
-        problem = self._misfit(spec, constraints, prompt_tokens, max_tokens)
+        problem = self._misfit(spec, constraints, prompt_tokens, max_tokens, needs)
+        if problem and spec.provider not in self.providers:
+            # Its vendor is not configured here: the same model elsewhere is the same answer.
+            for twin in self.catalog.twins(model_id):
+                if self._misfit(twin, constraints, prompt_tokens, max_tokens, needs) is None:
+                    return twin
         if problem:
             raise NoCandidateError(f"forced model {model_id!r} cannot take this request: {problem}")
         return spec
 
     def _misfit(
-        self, spec: ModelSpec, constraints: RouteConstraints, prompt_tokens: int, max_tokens: int
+        self,
+        spec: ModelSpec,
+        constraints: RouteConstraints,
+        prompt_tokens: int,
+        max_tokens: int,
+        needs: Needs = NONE,
     ) -> str | None:
         """Why this model cannot take the request, or None when it can."""
         if spec.provider not in self.providers:
@@ -228,6 +265,11 @@ class RoutingPolicy:
         allowed = constraints.allowed_providers
         if allowed is not None and spec.provider not in allowed:
             return f"provider {spec.provider} is not in allowed_providers"
+        if constraints.allowed_models is not None and spec.id not in constraints.allowed_models:
+            return "not in allowed_models"
+        lacking = needs.lacking(spec.capabilities)
+        if lacking is not None:
+            return lacking
         if prompt_tokens + max_tokens > spec.context_window:
             return (
                 f"{prompt_tokens}+{max_tokens} tokens exceed its context of {spec.context_window}"
@@ -240,11 +282,17 @@ class RoutingPolicy:
         return None
 
     def _candidates(
-        self, constraints: RouteConstraints, prompt_tokens: int, max_tokens: int, reasons: list[str]
+        self,
+        constraints: RouteConstraints,
+        prompt_tokens: int,
+        max_tokens: int,
+        needs: Needs,
+        reasons: list[str],
+        rejected: dict[str, str],
     ) -> list[ModelSpec]:
-        candidates, rejected = [], {}
-        for spec in self.catalog.available(set(self.providers)):
-            problem = self._misfit(spec, constraints, prompt_tokens, max_tokens)
+        candidates = []
+        for spec in self.catalog.available(self.providers):
+            problem = self._misfit(spec, constraints, prompt_tokens, max_tokens, needs)
             if problem is None:
                 candidates.append(spec)
             else:
@@ -288,3 +336,69 @@ class RoutingPolicy:
             return ()
         fine = route_key(pattern, complexity)
         return trials.get(fine) or trials.get(pattern) or ()
+
+    def fallbacks(
+        self,
+        first: ModelSpec,
+        prompt_tokens: int,
+        max_tokens: int,
+        constraints: RouteConstraints | None = None,
+        needs: Needs = NONE,
+        classification: Classification | None = None,
+    ) -> tuple[ModelSpec, ...]:
+        """The chain `decide` would give for `first` (for tools and tests that start there)."""
+        constraints = constraints or RouteConstraints()
+        usable = {
+            m.id: None
+            for m in self.catalog.models
+            if self._misfit(m, constraints, prompt_tokens, max_tokens, needs) is None
+        }
+        pattern, complexity = (
+            (classification.pattern, classification.complexity)
+            if classification
+            else ("general", "medium")
+        )
+        return self._chain(first, usable, constraints, pattern, complexity)
+
+    def _chain(
+        self,
+        first: ModelSpec,
+        usable: Mapping[str, None],
+        constraints: RouteConstraints,
+        pattern: str,
+        complexity: str,
+    ) -> tuple[ModelSpec, ...]:
+        """`first`, its twins, then its fallbacks breadth first (each followed by its twins):
+        only models in `usable`, and none below the request's min_quality."""
+        floor = constraints.min_quality
+        chain = [first] if first.id in usable else []
+        seen = {first.id}
+        queue = deque([first])
+
+        def add(spec: ModelSpec) -> None:
+            if spec.id in seen:
+                return
+            seen.add(spec.id)
+            if spec.id not in usable:
+                return
+            if floor is not None and expected_quality(spec, pattern, complexity) < floor:
+                return
+            chain.append(spec)
+
+        for twin in self.catalog.twins(first.id):
+            add(twin)
+        if constraints.model:
+            return tuple(chain)
+        visited = {first.id}
+        while queue:
+            spec = queue.popleft()
+            for fallback_id in spec.fallbacks:
+                if fallback_id in visited:
+                    continue
+                visited.add(fallback_id)
+                fallback = self.catalog.get(fallback_id)
+                add(fallback)
+                for twin in self.catalog.twins(fallback_id):
+                    add(twin)
+                queue.append(fallback)
+        return tuple(chain)

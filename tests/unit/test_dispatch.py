@@ -9,11 +9,8 @@ import pytest
 from schemas.messages import ChatMessage, FallbackHop
 from shared.providers.registry import build_providers, close_providers
 from shared.routing.catalog import Catalog, ModelSpec, load_catalog
-from shared.routing.dispatch import (
-    AllModelsFailed,
-    call_with_fallback,
-    fallback_chain,
-)
+from shared.routing.dispatch import AllModelsFailed, call_with_fallback
+from shared.routing.policy import RoutingPolicy
 from shared.routing.resilience import BreakerRegistry, CircuitState
 from shared.routing.tokens import estimate_prompt_tokens
 from tests.fakes.vendor_server import TOKENS_IN, TOKENS_OUT, running_vendor_server, settings_for
@@ -47,6 +44,12 @@ CATALOG = Catalog(
     ],
 )
 M = {m.id: m for m in CATALOG.models}
+
+
+def fallback_chain(first, catalog, providers, prompt_tokens=0, max_tokens=0):
+    """The policy's chain for `first` when these providers are configured."""
+    policy = RoutingPolicy(catalog, frozenset(providers), exploration_rate=0)
+    return list(policy.fallbacks(first, prompt_tokens, max_tokens))
 
 
 @pytest.fixture(scope="module")
@@ -317,10 +320,11 @@ def test_every_real_vendor_chain_reaches_openrouter():
 def test_real_catalog_opus_chain_keeps_close_substitutes_first():
     catalog = load_catalog()
     chain = fallback_chain(catalog.get("claude-opus-4-5"), catalog, {"anthropic", "openrouter"})
+    # The same model through OpenRouter first, then the catalog's substitutes.
     assert [m.id for m in chain][:3] == [
         "claude-opus-4-5",
-        "claude-sonnet-5-5",
         "openrouter/anthropic/claude-opus-4.5",
+        "claude-sonnet-5-5",
     ]
 
 
