@@ -42,8 +42,17 @@ class OverrideSet:
     trials: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
-def decision_view(decision: Decision, request_id: str) -> dict[str, Any]:
+def decision_view(
+    decision: Decision, request_id: str, classification: Classification | None = None
+) -> dict[str, Any]:
     """What a preview shows: the choice, its reasons, and the estimates behind it."""
+    understood: dict[str, Any] = {}
+    if classification is not None:
+        understood = {
+            "pattern_probabilities": dict(classification.probabilities),
+            "failure_share": classification.failure_share,
+            "signals": list(classification.signals),
+        }
     return {
         "request_id": request_id,
         "model": decision.model.id,
@@ -60,6 +69,7 @@ def decision_view(decision: Decision, request_id: str) -> dict[str, Any]:
         "fallback_chain": [m.id for m in decision.chain],
         "ruled_out": dict(decision.rejected),
         "reasons": list(decision.reasons),
+        **understood,
     }
 
 

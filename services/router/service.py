@@ -32,6 +32,7 @@ from shared.messaging.topology import LEARNER_COMMANDS, ROUTE_REQUESTS
 from shared.metrics import CANCELS, IN_FLIGHT, STREAM_CHUNKS
 from shared.providers.registry import build_providers, close_providers
 from shared.routing.catalog import Catalog
+from shared.routing.classifier import classify
 from shared.routing.policy import NoCandidateError
 from shared.settings import Settings
 
@@ -184,11 +185,12 @@ class RouterService(Worker):
                 log.info("request %s: call stopped (%s)", cancel.request_id, cancel.reason)
 
     def _preview(self, request: RouteRequest) -> RpcReply | ErrorReply:
+        classification = classify(request.messages)
         try:
-            decision = self.engine.decide(request)
+            decision = self.engine.decide(request, classification)
         except NoCandidateError as exc:
             return ErrorReply(error_kind="no_candidate", error_message=str(exc))
-        return RpcReply(data=decision_view(decision, str(request.request_id)))
+        return RpcReply(data=decision_view(decision, str(request.request_id), classification))
 
     def _install(self, published: OverridesPublished) -> None:
         new = OverrideSet(

@@ -201,3 +201,18 @@ async def test_timeout_is_504_and_bad_body_is_422_naming_the_field(
         from tests.conftest import delete_namespace
 
         await delete_namespace(settings.rabbitmq_url, settings.amqp_prefix + "lonely.")
+
+
+async def test_preview_shows_the_pattern_probabilities(system: RunningSystem) -> None:
+    async with system.client() as client:
+        response = await client.post(
+            "/v1/route/preview",
+            json={"prompt": "Write a short poem about autumn leaves.", "max_tokens": 50},
+        )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    probabilities = body["pattern_probabilities"]
+    assert abs(sum(probabilities.values()) - 1.0) < 1e-3
+    assert body["pattern"] == max(probabilities, key=probabilities.get) == "creative"
+    assert 0.0 <= body["failure_share"] <= 1.0
+    assert body["signals"][0].startswith("p:creative=")

@@ -1,0 +1,145 @@
+"""Text in, a fixed-size vector out: the prompt embedding the classifier and the bandit share.
+
+The embedder is WordLlama's `l2_supercat` table (MIT): one 256-d vector per token of the Llama-2
+vocabulary, shipped inside the `wordllama` wheel. A prompt's vector is the mean of its tokens'
+vectors, L2-normalised. The weights and the tokenizer are read from the package folder; no code
+path here can download anything, so it works with the network unreachable.
+
+Speed: the Hugging Face BPE tokenizer costs about 0.4 µs per character (it merges the whole text
+as one word), too slow for the hot path. Words are tokenized one at a time instead and memoised:
+a word seen before costs one dictionary look-up. Long prompts are read at their head and tail
+only (the instruction is there; the middle is pasted material), which bounds the cost.
+Choice and measurements: docs/classifier.md.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import threading
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+DIM = 256
+HEAD_CHARS = 1500
+TAIL_CHARS = 500
+_MEMO_LIMIT = 200_000  # distinct words remembered; cleared past this (bounded memory)
+
+# A word is a run of letters, a run of digits, a run of other symbols, or one CJK / kana /
+# hangul character (those scripts put no spaces between words).
+_PIECES = re.compile(
+    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]"
+    r"|[^\W\d_\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+"
+    r"|\d+|[^\w\s]+|_+"
+)
+
+FloatVector = npt.NDArray[np.float32]
+IntVector = npt.NDArray[np.int64]
+
+
+class EmbedderUnavailableError(RuntimeError):
+    """The embedding weights are not installed (the `wordllama` package is missing)."""
+
+
+def clip(text: str) -> str:
+    """The part of a prompt that is read: all of it, or its head and tail when long."""
+    if len(text) <= HEAD_CHARS + TAIL_CHARS:
+        return text
+    return text[:HEAD_CHARS] + "\n" + text[-TAIL_CHARS:]
+
+
+def words(text: str) -> list[str]:
+    """The words of the read part of `text`, in order (see `_PIECES`)."""
+    return _PIECES.findall(clip(text))
+
+
+@dataclass(frozen=True, slots=True)
+class Embedded:
+    """One prompt's token ids (in order) and its normalised mean embedding."""
+
+    ids: IntVector
+    vector: FloatVector
+
+
+class WordLlamaEmbedder:
+    """WordLlama `l2_supercat` 256-d token table, loaded from the installed package."""
+
+    name = "wordllama-l2_supercat-256"
+
+    def __init__(self, table: npt.NDArray[np.float32], tokenizer: object) -> None:
+        self.table = table
+        self._tokenizer = tokenizer
+        self._memo: dict[str, tuple[int, ...]] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_package(cls) -> WordLlamaEmbedder:
+        # The package's files are read without importing it: its import pulls in its hub
+        # download helpers, which the router has no use for.
+        spec = importlib.util.find_spec("wordllama")
+        if spec is None or not spec.submodule_search_locations:
+            raise EmbedderUnavailableError("the wordllama package is not installed")
+        from safetensors import safe_open
+        from tokenizers import Tokenizer
+
+        root = Path(next(iter(spec.submodule_search_locations)))
+        tokenizer = Tokenizer.from_file(
+            str(root / "tokenizers" / "l2_supercat_tokenizer_config.json")
+        )
+        with safe_open(str(root / "weights" / "l2_supercat_256.safetensors"), framework="np") as f:
+            table = np.ascontiguousarray(f.get_tensor("embedding.weight"), dtype=np.float32)
+        return cls(table, tokenizer)
+
+    def token_ids(self, text: str) -> IntVector:
+        """Token ids of the read part of `text`, word by word (memoised per word)."""
+        memo = self._memo
+        found = words(text)
+        missing = [w for w in set(found) if w not in memo]
+        if missing:
+            self._learn(missing)
+        ids: list[int] = []
+        for word in found:
+            ids.extend(memo.get(word, ()))
+        return np.asarray(ids, dtype=np.int64)
+
+    def _learn(self, missing: list[str]) -> None:
+        encoded = self._tokenizer.encode_batch(missing, add_special_tokens=False)  # type: ignore[attr-defined]
+        with self._lock:
+            if len(self._memo) > _MEMO_LIMIT:
+                self._memo.clear()
+            for word, enc in zip(missing, encoded, strict=True):
+                self._memo[word] = tuple(enc.ids)
+
+    def token_text(self, token_id: int) -> str:
+        """A token as text, for explanations ("▁poem" -> "poem")."""
+        text = self._tokenizer.id_to_token(token_id)  # type: ignore[attr-defined]
+        return str(text or "").replace("\u2581", " ")
+
+    def embed_ids(self, ids: IntVector) -> FloatVector:
+        if ids.size == 0:
+            return np.zeros(DIM, dtype=np.float32)
+        vector: FloatVector = self.table[ids].sum(axis=0)
+        norm = float(np.linalg.norm(vector))
+        return vector / np.float32(norm) if norm > 0 else vector
+
+    def encode(self, text: str) -> Embedded:
+        ids = self.token_ids(text)
+        return Embedded(ids, self.embed_ids(ids))
+
+    def embed(self, text: str) -> FloatVector:
+        return self.encode(text).vector
+
+
+@cache
+def get_embedder() -> WordLlamaEmbedder:
+    """The process's embedder, loaded on first use (about 0.2 s and 33 MB)."""
+    return WordLlamaEmbedder.from_package()
+
+
+def embed(text: str) -> FloatVector:
+    """A prompt's 256-d L2-normalised embedding (float32); zeros for a text without words."""
+    return get_embedder().embed(text)

@@ -1,0 +1,84 @@
+"""The embedder: loads from the installed package with no network, and embeds sensibly."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+
+from shared.routing.embedder import DIM, HEAD_CHARS, TAIL_CHARS, clip, embed, get_embedder, words
+
+ROOT = Path(__file__).parents[2]
+
+
+def test_loads_and_embeds_with_the_network_unreachable() -> None:
+    # A fresh interpreter where opening any socket fails and the hub is told to stay offline:
+    # loading must not even try.
+    script = textwrap.dedent(
+        """
+        import socket
+
+        class NoNetwork(socket.socket):
+            def connect(self, *args, **kwargs):
+                raise OSError("network unreachable (test)")
+
+            connect_ex = connect
+
+        socket.socket = NoNetwork
+        from shared.routing.embedder import embed
+        vector = embed("Write a haiku about the sea.")
+        print(vector.shape[0], round(float((vector ** 2).sum()), 3))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "PYTHONPATH": str(ROOT)},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == [str(DIM), "1.0"]
+
+
+def test_vectors_are_normalised_and_deterministic() -> None:
+    first = embed("Solve for x: 3x + 10 = 25")
+    assert first.shape == (DIM,) and first.dtype == np.float32
+    assert abs(float(np.linalg.norm(first)) - 1.0) < 1e-5
+    assert np.array_equal(first, embed("Solve for x: 3x + 10 = 25"))
+
+
+def test_related_prompts_are_closer_than_unrelated_ones() -> None:
+    poem = embed("Write a poem about the ocean at night.")
+    verse = embed("Compose a short poem about the sea under the moon.")
+    code = embed("Fix the segmentation fault in this C function that frees a linked list.")
+    assert float(poem @ verse) > float(poem @ code)
+
+
+def test_empty_text_is_a_zero_vector() -> None:
+    assert not embed("").any()
+    assert not embed("   ").any()
+
+
+def test_long_prompts_are_read_at_head_and_tail() -> None:
+    long = "head " + "x" * 20_000 + " tail"
+    read = clip(long)
+    assert len(read) == HEAD_CHARS + TAIL_CHARS + 1
+    assert read.startswith("head ") and read.endswith(" tail")
+
+
+def test_words_split_scripts_without_spaces() -> None:
+    assert words("写一首诗 about 3 cats!") == ["写", "一", "首", "诗", "about", "3", "cats", "!"]
+
+
+def test_word_memo_is_bounded(monkeypatch) -> None:
+    embedder = get_embedder()
+    monkeypatch.setattr("shared.routing.embedder._MEMO_LIMIT", 3)
+    embedder.token_ids("alpha beta gamma delta epsilon zeta")
+    embedder.token_ids("eta theta iota kappa")
+    assert len(embedder._memo) <= 3 + 6
