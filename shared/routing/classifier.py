@@ -74,7 +74,7 @@ def analyse(text: str, model: PromptModel | None = None) -> Analysis:
 def classify(messages: Sequence[ChatMessage] | str) -> Classification:
     """Classify a prompt (plain text, or chat messages of which the last user turn leads)."""
     model = load_model()
-    main, context = (messages, "") if isinstance(messages, str) else _split_turns(messages)
+    main, context = (messages, "") if isinstance(messages, str) else split_turns(messages)
     found = analyse(main, model)
     probabilities = found.prediction.probabilities
     if context.strip():
@@ -99,7 +99,8 @@ def classify(messages: Sequence[ChatMessage] | str) -> Classification:
     )
 
 
-def _split_turns(messages: Sequence[ChatMessage]) -> tuple[str, str]:
+def split_turns(messages: Sequence[ChatMessage]) -> tuple[str, str]:
+    """(the last user message, the other non-assistant turns joined)."""
     users = [i for i, m in enumerate(messages) if m.role == "user"]
     if not users:
         return "\n".join(m.content for m in messages), ""

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from schemas.messages import ChatMessage
 from shared.routing import lexicon as lex
 from shared.routing.catalog import COMPLEXITIES, PATTERNS
+from shared.routing.classifier import split_turns
 
 # Long prompts put the instruction at the start or the end; the middle is pasted material.
 # Reading only these parts bounds the cost per prompt whatever its length.
@@ -121,7 +122,7 @@ class _Text:
 
 def classify(messages: Sequence[ChatMessage] | str) -> RuleClassification:
     """Classify a prompt (plain text, or chat messages of which the last user turn leads)."""
-    main, context = (messages, "") if isinstance(messages, str) else _split_turns(messages)
+    main, context = (messages, "") if isinstance(messages, str) else split_turns(messages)
     scores: dict[str, float] = {}
     signals: dict[str, float] = {}
     text = _Text.of(main)
@@ -132,15 +133,6 @@ def classify(messages: Sequence[ChatMessage] | str) -> RuleClassification:
     complexity, why = _complexity(text, main, pattern)
     ordered = sorted(signals, key=lambda s: -signals[s])
     return RuleClassification(pattern, complexity, (*ordered[:6], *why))
-
-
-def _split_turns(messages: Sequence[ChatMessage]) -> tuple[str, str]:
-    users = [i for i, m in enumerate(messages) if m.role == "user"]
-    if not users:
-        return "\n".join(m.content for m in messages), ""
-    last = users[-1]
-    earlier = (m.content for i, m in enumerate(messages) if i != last and m.role != "assistant")
-    return messages[last].content, "\n".join(earlier)
 
 
 def _add(
