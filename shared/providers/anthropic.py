@@ -72,7 +72,7 @@ class AnthropicProvider:
             raise malformed(self.name, "body is not JSON") from None
         except Exception as exc:
             raise unexpected(self.name, exc) from None
-        return _to_completion(response, model, messages)
+        return _to_completion(response, model, messages, max_tokens)
 
     async def aclose(self) -> None:
         await self._client.close()
@@ -182,7 +182,9 @@ def _map_error(exc: anthropic.APIError) -> ProviderError:
     return unexpected("anthropic", exc)
 
 
-def _to_completion(response: object, model: str, messages: Sequence[ChatMessage]) -> Completion:
+def _to_completion(
+    response: object, model: str, messages: Sequence[ChatMessage], max_tokens: int
+) -> Completion:
     # Without strict validation the SDK hands back a str for a non-JSON content type, and a
     # Message whose fields are None for JSON of the wrong shape: both are malformed answers.
     if not isinstance(response, Message) or not isinstance(response.content, list):
@@ -204,7 +206,9 @@ def _to_completion(response: object, model: str, messages: Sequence[ChatMessage]
             + (usage.cache_read_input_tokens or 0)
         )
         tokens_out = usage.output_tokens
-    tokens_in, tokens_out = usage_or_estimate("anthropic", tokens_in, tokens_out, messages, text)
+    tokens_in, tokens_out = usage_or_estimate(
+        "anthropic", tokens_in, tokens_out, messages, text, max_tokens
+    )
     stop = response.stop_reason or "unknown"
     return Completion(
         text=text,

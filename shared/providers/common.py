@@ -150,20 +150,56 @@ def unexpected(provider: str, exc: BaseException) -> FatalProviderError:
     )
 
 
+# Upper bounds of a believable token count. A token of any vendor's tokenizer (byte-level BPE,
+# SentencePiece) covers at least one byte of text, and the vendors add a few tokens around each
+# message; the output is capped by `max_tokens` (thinking included) plus the visible text. A
+# count above the bound, negative, or not an integer is no usage report: a vendor reporting
+# -5 tokens crashed the router's cost counter (the request was retried until dead-lettered),
+# and 10^12 tokens overflowed the row's columns (the answer was billed, its row was lost).
+_SLACK_PER_MESSAGE = 32
+_SLACK = 1024
+_ABSOLUTE_MAX = 2_000_000  # beyond any context window; fits the integer columns
+
+
 def usage_or_estimate(
     provider: str,
     tokens_in: object,
     tokens_out: object,
     messages: Sequence[ChatMessage],
     text: str,
+    max_tokens: int | None = None,
 ) -> tuple[int, int]:
-    """The vendor's token counts, or an estimate when it sent none.
+    """The vendor's token counts where believable, else an estimate, with a warning.
 
-    A missing usage block does not make the answer worthless, and throwing it away would mean
-    paying again elsewhere; costing it at $0 is never allowed, so we estimate and say so.
+    A missing or absurd usage block does not make the answer worthless, and throwing it away
+    would mean paying again elsewhere; costing it at $0 is never allowed, so we estimate and say
+    so in the log (`reported none` / `reported an invalid count`); the row is recorded with the
+    estimate.
     """
-    if isinstance(tokens_in, int) and isinstance(tokens_out, int):
-        return tokens_in, tokens_out
-    logger.warning("%s sent no usage; estimating tokens from text length", provider)
-    estimated_in = sum(estimate_tokens(m.content) for m in messages)
-    return estimated_in, estimate_tokens(text) if text else 0
+    prompt_bytes = sum(len(m.content.encode()) + _SLACK_PER_MESSAGE for m in messages)
+    text_bytes = len(text.encode())
+    out_cap = (max_tokens if max_tokens is not None else _ABSOLUTE_MAX) + text_bytes + _SLACK
+    checked_in = _believable(tokens_in, min(prompt_bytes + _SLACK, _ABSOLUTE_MAX))
+    checked_out = _believable(tokens_out, min(out_cap, _ABSOLUTE_MAX))
+    if checked_in is None:
+        _estimated(provider, "input", tokens_in)
+        checked_in = sum(estimate_tokens(m.content) for m in messages)
+    if checked_out is None:
+        _estimated(provider, "output", tokens_out)
+        checked_out = estimate_tokens(text) if text else 0
+    return checked_in, checked_out
+
+
+def _believable(count: object, bound: int) -> int | None:
+    # bool is an int to Python, never a token count.
+    if isinstance(count, int) and not isinstance(count, bool) and 0 <= count <= bound:
+        return count
+    return None
+
+
+def _estimated(provider: str, side: str, reported: object) -> None:
+    problem = "none" if reported is None else "an invalid count"
+    # The reported value is not logged: it is the vendor's, and may be anything.
+    logger.warning(
+        "%s reported %s of %s tokens; estimating from text length", provider, problem, side
+    )

@@ -92,7 +92,7 @@ class GeminiProvider:
             raise malformed(self.name, "body is not JSON") from None
         except Exception as exc:
             raise unexpected(self.name, exc) from None
-        return _to_completion(response, model, messages)
+        return _to_completion(response, model, messages, max_tokens)
 
     async def aclose(self) -> None:
         await self._client.aio.aclose()
@@ -217,7 +217,10 @@ def _retry_delay(error: Any) -> float | None:
 
 
 def _to_completion(
-    response: types.GenerateContentResponse, model: str, messages: Sequence[ChatMessage]
+    response: types.GenerateContentResponse,
+    model: str,
+    messages: Sequence[ChatMessage],
+    max_tokens: int,
 ) -> Completion:
     usage = response.usage_metadata
     candidates = response.candidates or []
@@ -250,7 +253,7 @@ def _to_completion(
         # Gemini 2.5 bills thinking tokens as output tokens.
         tokens_out_raw = (usage.candidates_token_count or 0) + (usage.thoughts_token_count or 0)
     tokens_in, tokens_out = usage_or_estimate(
-        "google", tokens_in_raw, tokens_out_raw, messages, text
+        "google", tokens_in_raw, tokens_out_raw, messages, text, max_tokens
     )
     reason = candidate.finish_reason.value if candidate.finish_reason else "unknown"
     # Gemini ends a turn that calls functions with STOP; callers expect OpenAI's tool_calls.

@@ -96,7 +96,7 @@ class OpenAICompatibleProvider:
             code = error.get("code")
             status = code if isinstance(code, int) else 502
             raise _map_status(self.name, status, body, response.headers)
-        return _to_completion(self.name, body, model, messages)
+        return _to_completion(self.name, body, model, messages, max_tokens)
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -157,7 +157,11 @@ def _map_status(provider: str, status: int, body: Any, headers: Mapping[str, str
 
 
 def _to_completion(
-    provider: str, body: dict[str, Any], model: str, messages: Sequence[ChatMessage]
+    provider: str,
+    body: dict[str, Any],
+    model: str,
+    messages: Sequence[ChatMessage],
+    max_tokens: int,
 ) -> Completion:
     choices = body.get("choices")
     choice = choices[0] if isinstance(choices, list) and choices else None
@@ -173,7 +177,12 @@ def _to_completion(
     if not isinstance(usage, dict):
         usage = {}
     tokens_in, tokens_out = usage_or_estimate(
-        provider, usage.get("prompt_tokens"), usage.get("completion_tokens"), messages, text
+        provider,
+        usage.get("prompt_tokens"),
+        usage.get("completion_tokens"),
+        messages,
+        text,
+        max_tokens,
     )
     finish = choice.get("finish_reason")
     answered_by = body.get("model")

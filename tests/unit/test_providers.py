@@ -198,6 +198,48 @@ async def test_missing_usage_is_estimated_never_zero(fake, provider_for):
     assert completion.tokens_in > 0 and completion.tokens_out == 10
 
 
+def _with_usage(vendor: str, tokens_in: object, tokens_out: object) -> dict:
+    """A vendor's success body reporting these token counts."""
+    from tests.fakes.vendor_server import success_body
+
+    body = success_body(vendor, VENDOR_MODEL[vendor], "a short answer")
+    if vendor == "anthropic":
+        body["usage"] = {"input_tokens": tokens_in, "output_tokens": tokens_out}
+    elif vendor == "google":
+        body["usageMetadata"] = {"promptTokenCount": tokens_in, "candidatesTokenCount": tokens_out}
+    else:
+        body["usage"] = {"prompt_tokens": tokens_in, "completion_tokens": tokens_out}
+    return body
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+@pytest.mark.parametrize(
+    ("tokens_in", "tokens_out"),
+    [(-5, 7), (TOKENS_IN, -1), (10**12, 10**12), (TOKENS_IN, 10**12), (-1, -1)],
+)
+async def test_absurd_usage_is_estimated_with_a_warning(
+    fake, provider_for, vendor, tokens_in, tokens_out, caplog
+):
+    fake.enqueue(vendor, Reply(body=_with_usage(vendor, tokens_in, tokens_out)))
+    completion = await call(provider_for(vendor))
+    assert completion.text == "a short answer", "the answer is kept, not paid for again"
+    prompt_bytes = sum(len(m.content.encode()) for m in MESSAGES)
+    assert 0 < completion.tokens_in <= prompt_bytes
+    assert 0 < completion.tokens_out <= len(completion.text)
+    if 0 <= tokens_in <= 10**6:
+        assert completion.tokens_in == tokens_in, "a believable count is the vendor's"
+    assert "estimating from text length" in caplog.text
+    assert str(10**12) not in caplog.text
+
+
+async def test_believable_usage_is_taken_as_reported(fake, provider_for, caplog):
+    # Thinking tokens may take the output well past the visible text, up to max_tokens.
+    fake.enqueue("openrouter", Reply(body=_with_usage("openrouter", 300, 60)))
+    completion = await call(provider_for("openrouter"))
+    assert (completion.tokens_in, completion.tokens_out) == (300, 60)
+    assert "estimating" not in caplog.text
+
+
 # ---- error mapping --------------------------------------------------------------------------
 
 
