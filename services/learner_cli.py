@@ -9,6 +9,7 @@ from faststream.rabbit import RabbitBroker
 
 from schemas.messages import OverridesPublished
 from services.learner.core import Learner
+from services.learner.service import next_scheduled_run
 from shared.messaging.bus import JSON, encode
 from shared.messaging.topology import Topology, declare_all
 from shared.routing.catalog import load_catalog
@@ -39,7 +40,8 @@ async def run_learner_command(args: argparse.Namespace, settings: Settings) -> i
                 trigger="cli",
             )
         elif args.command == "status":
-            result = await learner.status(next_run=None)
+            # What the learner service reports: the next run of the same schedule.
+            result = await learner.status(next_run=next_scheduled_run(settings))
         else:
             result = await learner.restore(args.version)
     finally:

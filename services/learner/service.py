@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -36,6 +36,19 @@ def make_publisher(worker: Worker) -> Any:
     return publish
 
 
+def retrain_trigger(settings: Settings) -> CronTrigger:
+    """When scheduled retrains run (`LEARNER_CRON`, UTC)."""
+    return CronTrigger.from_crontab(settings.learner_cron, timezone="UTC")
+
+
+def next_scheduled_run(settings: Settings, now: datetime | None = None) -> datetime | None:
+    """The next scheduled retrain after `now`, as the learner's scheduler computes it."""
+    fire: datetime | None = retrain_trigger(settings).get_next_fire_time(
+        None, now or datetime.now(UTC)
+    )
+    return fire
+
+
 class LearnerService(Worker):
     name = "learner"
 
@@ -44,7 +57,7 @@ class LearnerService(Worker):
         self.catalog = catalog
         self._pool: asyncpg.Pool | None = None
         self._learner: Learner | None = None
-        self.trigger = CronTrigger.from_crontab(settings.learner_cron, timezone="UTC")
+        self.trigger = retrain_trigger(settings)
         self.scheduler: AsyncIOScheduler | None = None
         self._register()
 

@@ -34,3 +34,16 @@ def test_cli_dry_run_status_and_restore(settings: Settings, system) -> None:
     } <= set(status)
     code, missing = _cli(settings, "restore", "999999")
     assert code == 1 and missing["status"] == "not_found"
+
+
+async def test_cli_status_shows_the_next_scheduled_run_as_the_api_does(
+    settings: Settings, system
+) -> None:
+    import asyncio
+
+    async with system.client() as client:
+        api = (await client.get("/admin/learning/status")).json()
+    code, cli = await asyncio.to_thread(_cli, settings, "status")
+    assert code == 0
+    assert api["next_scheduled_run"] is not None
+    assert cli["next_scheduled_run"] == api["next_scheduled_run"]
