@@ -441,10 +441,12 @@ class LookUpApiKey(Intent):
 
 class AdmitRequest(Intent):
     """Query: may `api_key_id` send one more request (rate limit, daily budget)? Reserves
-    `estimated_cost_usd` for `request_id` until its cost is recorded."""
+    `estimated_cost_usd` for `request_id` until its cost is recorded. `purpose` "feedback":
+    one more rating, limited by the key's rate in a bucket of its own (no budget)."""
 
     action: Literal["admit"] = "admit"
     api_key_id: str = Field(max_length=64)
+    purpose: Literal["request", "feedback"] = "request"
     request_id: UUID | None = Field(default=None, strict=False)
     estimated_cost_usd: float | None = Field(default=None, ge=0)
 

@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     stream_coalesce_ms: float = Field(default=25.0, ge=0, le=1000)
     delivery_limit: int = Field(default=5, ge=1)
     feedback_grace_s: float = Field(default=2.0, ge=0)
+    # A rating whose request is not recorded is parked this long, then deleted: a request's
+    # row lands within seconds, so one that never came is a wrong or made-up request_id.
+    pending_feedback_ttl_s: float = Field(default=86_400.0, gt=0)
 
     catalog_path: str | None = None
     # A TOML file of models to add or change (docs/api.md#any-model); validated at start,

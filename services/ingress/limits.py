@@ -86,6 +86,24 @@ async def admit(request: Request, command: RouteRequest) -> None:
         request_id=command.request_id,
         estimated_cost_usd=estimate,
     )
+    await _ask_admission(request, query)
+
+
+async def admit_rating(request: Request) -> None:
+    """Raise 429 when the caller's key has sent its requests-per-minute of ratings.
+
+    Ratings have a bucket of their own: a key rating its answers does not lose requests, and a
+    key cannot post ratings without limit either (each unknown request_id is parked).
+    """
+    key = caller(request).key
+    if key is None or key.rpm_limit is None:
+        return
+    await _ask_admission(request, AdmitRequest(api_key_id=key.id, purpose="feedback"))
+
+
+async def _ask_admission(request: Request, query: AdmitRequest) -> None:
+    """Ask the ledger; 401 for a key revoked meanwhile, 429 with Retry-After when over."""
+    state = ingress(request)
     try:
         payload = await rpc_json(
             state, FEEDBACK_QUERIES, query, timeout=state.settings.auth_lookup_timeout_s

@@ -12,7 +12,7 @@ from services.ingress.bus_calls import ingress, rpc_json
 from services.ingress.caller import caller
 from services.ingress.deadlines import caller_timeout, deadline_after
 from services.ingress.errors import ApiError
-from services.ingress.limits import admit, check_input
+from services.ingress.limits import admit, admit_rating, check_input
 from services.ingress.models import (
     FeedbackBody,
     FeedbackResponse,
@@ -83,12 +83,13 @@ async def preview(body: RouteBody, request: Request) -> dict[str, Any]:
 @router.post(
     "/production/feedback",
     response_model=FeedbackResponse,
-    responses={404: {"description": "unknown request_id"}, 403: {}, 422: {}},
+    responses={404: {"description": "unknown request_id"}, 403: {}, 422: {}, 429: {}},
     tags=["feedback"],
 )
 async def submit_feedback(body: FeedbackBody, request: Request) -> FeedbackResponse:
     """Rate an answer (quality 1-5, correct or not). A second rating replaces the first."""
     state = ingress(request)
+    await admit_rating(request)
     command = SubmitFeedback(
         **body.model_dump(),
         api_key_id=caller(request).feedback_key_id,

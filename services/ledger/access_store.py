@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
@@ -76,8 +76,15 @@ async def admit(
     request_id: UUID | None,
     estimated_cost_usd: float | None,
     reservation_ttl_s: float,
+    purpose: Literal["request", "feedback"] = "request",
 ) -> dict[str, Any]:
-    """Admit one request of `key_id` or say why not. `estimated_cost_usd` None: no model call."""
+    """Admit one request of `key_id` or say why not. `estimated_cost_usd` None: no model call.
+
+    `purpose` "feedback": one rating, against the key's requests-per-minute in a bucket of its
+    own (`feedback_tat`), so that ratings neither go unlimited nor eat the request allowance.
+    """
+    if purpose == "feedback":
+        return await _admit_rating(pool, key_id)
     async with pool.acquire() as conn, conn.transaction():
         key = await conn.fetchrow(
             """SELECT rpm_limit, daily_budget_usd, revoked_at, rate_tat
@@ -130,6 +137,32 @@ async def admit(
                 estimated_cost_usd,
                 now + timedelta(seconds=reservation_ttl_s),
             )
+    return {"admitted": True}
+
+
+async def _admit_rating(pool: asyncpg.Pool, key_id: str) -> dict[str, Any]:
+    async with pool.acquire() as conn, conn.transaction():
+        key = await conn.fetchrow(
+            "SELECT rpm_limit, revoked_at, feedback_tat FROM api_keys WHERE id = $1 FOR UPDATE",
+            key_id,
+        )
+        if key is None or key["revoked_at"] is not None:
+            return {"admitted": False, "reason": "revoked", "message": "this API key is revoked"}
+        if key["rpm_limit"] is None:
+            return {"admitted": True}
+        now: datetime = await conn.fetchval("SELECT clock_timestamp()")
+        decision = gcra(now, key["feedback_tat"], key["rpm_limit"])
+        if not decision.allowed:
+            return {
+                "admitted": False,
+                "reason": "rate_limited",
+                "message": f"rate limit of {key['rpm_limit']} ratings per minute reached",
+                "retry_after_s": decision.retry_after_s,
+                "limit": key["rpm_limit"],
+            }
+        await conn.execute(
+            "UPDATE api_keys SET feedback_tat = $2 WHERE id = $1", key_id, decision.next_tat
+        )
     return {"admitted": True}
 
 

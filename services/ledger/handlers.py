@@ -129,6 +129,7 @@ async def _admit(query: AdmitRequest, deps: Deps) -> dict[str, Any]:
         query.request_id,
         query.estimated_cost_usd,
         deps.settings.budget_reservation_ttl_s,
+        query.purpose,
     )
 
 

@@ -13,15 +13,19 @@ from pydantic import TypeAdapter
 
 from schemas.messages import QueryCommand, SubmitFeedback
 from services.handlers import body_as, dispatch, subscribe
-from services.ledger import handlers
+from services.ledger import handlers, store
 from services.ledger.recorder import CompletionRecorder
 from services.runtime import Worker, periodic
 from shared.messaging.bus import make_broker
 from shared.messaging.topology import FEEDBACK_COMPLETIONS, FEEDBACK_QUERIES, FEEDBACK_SUBMISSIONS
+from shared.metrics import FEEDBACK
 from shared.settings import Settings
 from shared.storage.db import create_pool, ping
 
 log = logging.getLogger(__name__)
+
+# Parked ratings are swept at least this often (more often for a short PENDING_FEEDBACK_TTL_S).
+_EXPIRY_SWEEP_S = 300.0
 
 
 class LedgerService(Worker):
@@ -58,6 +62,14 @@ class LedgerService(Worker):
 
     async def after_start(self) -> None:
         self.spawn(periodic(self.settings.heartbeat_interval_s, self._check_database))
+        ttl = self.settings.pending_feedback_ttl_s
+        self.spawn(periodic(min(ttl / 2, _EXPIRY_SWEEP_S), self._expire_pending))
+
+    async def _expire_pending(self) -> None:
+        expired = await store.expire_pending(self.pool, self.settings.pending_feedback_ttl_s)
+        if expired:
+            FEEDBACK.labels("expired").inc(expired)
+            log.info("%d parked ratings expired (their requests never came)", expired)
 
     async def on_stop(self) -> None:
         if self._pool is not None:

@@ -85,6 +85,15 @@ async def park_feedback(pool: asyncpg.Pool, feedback: SubmitFeedback) -> None:
             await conn.execute(ADOPT_PENDING, [feedback.request_id])
 
 
+async def expire_pending(pool: asyncpg.Pool, ttl_s: float) -> int:
+    """Delete ratings parked longer than `ttl_s` (their request never came); how many."""
+    status: str = await pool.execute(
+        "DELETE FROM pending_feedback WHERE received_at < now() - $1::interval",
+        timedelta(seconds=ttl_s),
+    )
+    return int(status.rsplit(" ", 1)[-1])
+
+
 async def feedback_summary(pool: asyncpg.Pool, days: int) -> dict[str, Any]:
     """Totals and averages per model and per pattern over the last `days` days."""
     # asyncpg binds an interval parameter from a timedelta only (a string is a DataError).
