@@ -33,9 +33,7 @@ async def feedback_summary(
     request: Request, days: int = Query(default=30, ge=1, le=365)
 ) -> dict[str, Any]:
     """`total_feedback`, `avg_quality_score`, `by_model`, `by_query_pattern` (count, average)."""
-    payload = await rpc_json(
-        ingress(request), FEEDBACK_QUERIES, SummarizeFeedback(days=days)
-    )
+    payload = await rpc_json(ingress(request), FEEDBACK_QUERIES, SummarizeFeedback(days=days))
     data: dict[str, Any] = payload.get("data", {})
     return data
 

@@ -10,7 +10,15 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from services.ingress import admin, contracts, dashboard, docs_ui, openai_compat, routes
+from services.ingress import (
+    admin,
+    anthropic_compat,
+    contracts,
+    dashboard,
+    docs_ui,
+    openai_compat,
+    routes,
+)
 from services.ingress.auth import auth_status, require_admin, require_client
 from services.ingress.body_limit import BodyLimitMiddleware
 from services.ingress.bus_calls import ingress
@@ -66,13 +74,14 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> FastAPI:
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
-            allow_headers=["authorization", "content-type"],
+            allow_headers=["authorization", "x-api-key", "content-type"],
             expose_headers=["x-request-id", "retry-after"],
         )
     # Who may call what (services/ingress/auth.py); /health, /metrics, docs and contracts are
     # public, and tests/unit/test_ingress_access.py keeps it that way.
     app.include_router(routes.router, dependencies=[Depends(require_client)])
     app.include_router(openai_compat.router, dependencies=[Depends(require_client)])
+    app.include_router(anthropic_compat.router, dependencies=[Depends(require_client)])
     app.include_router(admin.router, dependencies=[Depends(require_admin)])
     app.include_router(contracts.router)
     app.include_router(dashboard.router)

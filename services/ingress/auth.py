@@ -27,8 +27,8 @@ from shared.messaging.topology import FEEDBACK_QUERIES
 from shared.storage.apikeys import ApiKeyInfo, well_formed
 
 _HOW = (
-    "as `Authorization: Bearer <key>` (browsers may send it as the password of HTTP Basic "
-    "auth, with any user name)."
+    "as `Authorization: Bearer <key>` or `x-api-key: <key>` (browsers may send it as the "
+    "password of HTTP Basic auth, with any user name)."
 )
 # Two names for one scheme, so that the OpenAPI document shows which endpoints need an admin.
 client_scheme = HTTPBearer(
@@ -61,11 +61,13 @@ async def _lookup(state: IngressState, digest: str) -> ApiKeyInfo | None:
     return ApiKeyInfo.model_validate(record) if record else None
 
 
-
-
 def _presented_key(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str:
     if credentials is not None:
         return credentials.credentials.strip()
+    # Anthropic's SDK (and tools built on it) send the key as `x-api-key`.
+    api_key = request.headers.get("x-api-key", "").strip()
+    if api_key:
+        return api_key
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "basic":
         try:
@@ -93,7 +95,9 @@ async def authenticate(
         return ANONYMOUS
     key = _presented_key(request, credentials)
     if not key:
-        raise _unauthorized(request, "an API key is required: send 'Authorization: Bearer <key>'")
+        raise _unauthorized(
+            request, "an API key is required: send 'Authorization: Bearer <key>' or 'x-api-key'"
+        )
     info = None
     if well_formed(key):
         info = await state.keys.verify(key, functools.partial(_lookup, state))

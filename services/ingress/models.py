@@ -7,7 +7,15 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, model_validator
 
-from schemas.messages import STRICT, ChatMessage, FallbackHop, PromptText, RouteConstraints
+from schemas.messages import (
+    STRICT,
+    ChatMessage,
+    FallbackHop,
+    GenerationOptions,
+    PromptText,
+    RouteConstraints,
+    ToolCall,
+)
 
 
 class RouteBody(BaseModel):
@@ -18,6 +26,9 @@ class RouteBody(BaseModel):
     prompt: PromptText | None = None
     max_tokens: int = Field(default=512, ge=1, le=32768)
     constraints: RouteConstraints | None = None
+    options: GenerationOptions | None = Field(
+        default=None, description="sampling, JSON output and tools; only capable models answer"
+    )
 
     @model_validator(mode="after")
     def _one_input(self) -> RouteBody:
@@ -35,6 +46,7 @@ class RouteBody(BaseModel):
 class RouteResponse(BaseModel):
     request_id: UUID
     answer: str
+    tool_calls: list[ToolCall] = Field(default_factory=list)
     provider: str
     model: str
     pattern: str

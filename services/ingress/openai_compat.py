@@ -3,9 +3,9 @@
 Any OpenAI client works unchanged with `base_url=http://host:8000/v1` and one of our API keys:
 `model: "auto"` lets the router choose, a catalog model id forces that model. The completion's
 `id` is our `request_id` (also in the `x-request-id` header), the id to send feedback for.
-Sampling parameters (temperature, top_p, ...) are accepted and ignored: the router owns the
-call. Tools, images and n > 1 are refused with a 422 that says so. `stream: true` is served
-as server-sent events carrying the whole answer in one chunk, since the router answers whole.
+Sampling and output controls, tools and images are forwarded (openai_request.py) and only
+models that can honour them are chosen; what none can (n > 1, logprobs, penalties...) is refused
+with a 422 naming it. `stream: true` is served as server-sent events.
 """
 
 from __future__ import annotations
@@ -19,19 +19,16 @@ from fastapi import Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.messages import BLANK_TEXT, ChatMessage, RouteConstraints, RouteRequest
-from services.ingress.bus_calls import ingress, rpc_json
+from services.ingress.bus_calls import ingress
 from services.ingress.caller import caller
-from services.ingress.deadlines import caller_timeout, deadline_after
+from services.ingress.chat_call import AUTO, UNKNOWN_MODEL, forced_model, route_chat
 from services.ingress.errors import ApiError
-from services.ingress.limits import admit, check_input
+from services.ingress.key_rules import may_use
+from services.ingress.openai_request import refuse_unsupported, to_chat, to_options
 from services.ingress.strict_json import strict_router
-from shared.messaging.topology import ROUTE_REQUESTS
 
 router = strict_router(prefix="/v1", tags=["openai-compatible"])
 
-AUTO = "auto"
-UNKNOWN_MODEL = "no such model: use 'auto' or an id from GET /v1/models"
 DEFAULT_MAX_TOKENS = 512
 _CREATED = 1_700_000_000  # catalog models carry no creation date; any fixed time will do
 
@@ -45,6 +42,7 @@ _FINISH = {
     "safety": "content_filter",
     "content_filter": "content_filter",
     "recitation": "content_filter",
+    "tool_calls": "tool_calls",
 }
 
 
@@ -69,30 +67,17 @@ class ChatCompletionBody(BaseModel):
     messages: list[OpenAIMessage] = Field(min_length=1)
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
-    n: int | None = Field(default=None, ge=1, le=1, description="only 1 is supported")
+    n: int | None = Field(default=None, ge=1, description="only 1 is supported")
     stream: bool | None = False
     stream_options: dict[str, Any] | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    user: str | None = None
+    response_format: dict[str, Any] | None = None
     tools: list[Any] | None = None
-    functions: list[Any] | None = None
-
-
-def to_chat(messages: list[OpenAIMessage]) -> list[ChatMessage]:
-    """Our chat messages, or a 422 naming the message we cannot take."""
-    chat: list[ChatMessage] = []
-    for index, message in enumerate(messages):
-        where = f"messages[{index}]"
-        if message.role in ("tool", "function"):
-            raise ApiError(422, "unsupported", f"{where}: tool messages are not supported")
-        content = message.content
-        if isinstance(content, list):
-            if any(part.type != "text" for part in content):
-                raise ApiError(422, "unsupported", f"{where}: only text content is supported")
-            content = "\n".join(part.text or "" for part in content)
-        if not content or not content.strip():
-            raise ApiError(422, "invalid_request", f"{where}.content: {BLANK_TEXT}")
-        role = "system" if message.role == "developer" else message.role
-        chat.append(ChatMessage(role=role, content=content))
-    return chat
+    tool_choice: str | dict[str, Any] | None = None
 
 
 def completion_object(payload: dict[str, Any], request_id: str, created: int) -> dict[str, Any]:
@@ -100,6 +85,19 @@ def completion_object(payload: dict[str, Any], request_id: str, created: int) ->
     tokens_in = int(payload.get("tokens_in") or 0)
     tokens_out = int(payload.get("tokens_out") or 0)
     reason = str(payload.get("finish_reason") or "stop").lower()
+    message: dict[str, Any] = {"role": "assistant", "content": payload.get("answer") or ""}
+    calls = payload.get("tool_calls") or []
+    if calls:
+        message["content"] = payload.get("answer") or None
+        message["tool_calls"] = [
+            {
+                "id": call["id"],
+                "type": "function",
+                "function": {"name": call["name"], "arguments": call["arguments"]},
+            }
+            for call in calls
+        ]
+        reason = "tool_calls"
     return {
         "id": request_id,
         "object": "chat.completion",
@@ -108,7 +106,7 @@ def completion_object(payload: dict[str, Any], request_id: str, created: int) ->
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": payload.get("answer") or ""},
+                "message": message,
                 "finish_reason": _FINISH.get(reason, "stop"),
                 "logprobs": None,
             }
@@ -124,6 +122,7 @@ def completion_object(payload: dict[str, Any], request_id: str, created: int) ->
         "cost_usd": payload.get("cost_usd"),
         "savings_usd": payload.get("savings_usd"),
         "pattern": payload.get("pattern"),
+        "fallback_path": payload.get("fallback_path") or [],
     }
 
 
@@ -156,29 +155,12 @@ async def answer(request: Request, body: ChatCompletionBody) -> Response:
 
     Also called by services/ingress/fast_lane.py, which serves this route in the common case.
     """
-    state = ingress(request)
-    if body.tools or body.functions:
-        raise ApiError(422, "unsupported", "tools and functions are not supported")
-    forced = None if body.model == AUTO else state.catalog.resolve(body.model)
-    if body.model != AUTO and forced is None:
-        # Never the name itself: errors do not echo input (it may be huge, or a secret).
-        raise ApiError(404, "model_not_found", UNKNOWN_MODEL)
+    refuse_unsupported(body.model_extra, body.n)
+    forced = forced_model(request, body.model)
     messages = to_chat(body.messages)
+    options = to_options(body)
     max_tokens = body.max_completion_tokens or body.max_tokens or DEFAULT_MAX_TOKENS
-    check_input(state.settings, messages, max_tokens)
-    timeout_s = caller_timeout(request, state.settings.request_timeout_s)
-    command = RouteRequest(
-        messages=messages,
-        max_tokens=max_tokens,
-        constraints=RouteConstraints(model=forced),
-        api_key_id=caller(request).api_key_id,
-        deadline_at=deadline_after(timeout_s),
-    )
-    await admit(request, command)
-    request_id = str(command.request_id)
-    payload = await rpc_json(
-        state, ROUTE_REQUESTS, command, timeout_s, request_id=request_id, cancel_on_timeout=True
-    )
+    request_id, payload = await route_chat(request, messages, options, forced, max_tokens)
     completion = completion_object(payload, request_id, int(time.time()))
     headers = {"x-request-id": request_id}
     if body.stream:
@@ -206,15 +188,20 @@ def _model_entry(model_id: str, owner: str, available: bool) -> dict[str, Any]:
 def _models(request: Request) -> list[dict[str, Any]]:
     state = ingress(request)
     live = {*state.settings.configured_providers(), "simulated"}
+    key = caller(request).key
     entries = [_model_entry(AUTO, "ai-cost-optimizer", True)]
-    entries += [_model_entry(m.id, m.provider, m.provider in live) for m in state.catalog.models]
+    entries += [
+        _model_entry(m.id, m.provider, m.provider in live)
+        for m in state.catalog.models
+        if may_use(key, m)
+    ]
     return entries
 
 
 @router.get("/models")
 async def list_models(request: Request) -> dict[str, Any]:
-    """`auto` (the router chooses) and every catalog model; `available` says whether its
-    provider has a key in this deployment."""
+    """`auto` (the router chooses) and the catalog models the calling key may use;
+    `available` says whether its provider is configured in this deployment."""
     return {"object": "list", "data": _models(request)}
 
 

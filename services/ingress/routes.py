@@ -7,11 +7,12 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from schemas.messages import RouteConstraints, RouteRequest, SubmitFeedback
+from schemas.messages import GenerationOptions, RouteConstraints, RouteRequest, SubmitFeedback
 from services.ingress.bus_calls import ingress, rpc_json
 from services.ingress.caller import caller
 from services.ingress.deadlines import caller_timeout, deadline_after
 from services.ingress.errors import ApiError
+from services.ingress.key_rules import constrain
 from services.ingress.limits import admit, admit_rating, check_input
 from services.ingress.models import (
     FeedbackBody,
@@ -33,7 +34,8 @@ def _route_request(
     return RouteRequest(
         messages=body.chat(),
         max_tokens=body.max_tokens,
-        constraints=body.constraints or RouteConstraints(),
+        constraints=constrain(caller(request).key, body.constraints or RouteConstraints()),
+        options=body.options or GenerationOptions(),
         api_key_id=caller(request).api_key_id,
         preview=preview,
         deadline_at=deadline_after(timeout_s),

@@ -49,21 +49,29 @@ ON CONFLICT (api_key_id, day) DO UPDATE SET
 """
 
 
+def _number(value: object) -> float | None:
+    return float(value) if value is not None else None  # type: ignore[arg-type]
+
+
 def _info(row: asyncpg.Record) -> ApiKeyInfo:
-    budget = row["daily_budget_usd"]
     return ApiKeyInfo(
         id=row["id"],
         name=row["name"],
         scope=row["scope"],
         rpm_limit=row["rpm_limit"],
-        daily_budget_usd=float(budget) if budget is not None else None,
+        daily_budget_usd=_number(row["daily_budget_usd"]),
         revoked=row["revoked_at"] is not None,
+        allowed_models=row["allowed_models"],
+        allowed_providers=row["allowed_providers"],
+        min_quality=_number(row["min_quality"]),
+        max_cost_per_request_usd=_number(row["max_cost_per_request_usd"]),
     )
 
 
 async def find_key(pool: asyncpg.Pool, key_hash: str) -> ApiKeyInfo | None:
     row = await pool.fetchrow(
-        """SELECT id, name, scope, rpm_limit, daily_budget_usd, revoked_at
+        """SELECT id, name, scope, rpm_limit, daily_budget_usd, revoked_at, allowed_models,
+                  allowed_providers, min_quality, max_cost_per_request_usd
            FROM api_keys WHERE key_hash = $1""",
         key_hash,
     )
@@ -193,33 +201,58 @@ async def settle_many(
 # ---- management (the `optimizer keys` CLI talks to the database directly) ----
 
 
+# What `optimizer keys create/update` may set besides scope and name; column = field name.
+KEY_SETTINGS = (
+    "rpm_limit",
+    "daily_budget_usd",
+    "allowed_models",
+    "allowed_providers",
+    "min_quality",
+    "max_cost_per_request_usd",
+)
+
+
 async def create_key(
-    pool: asyncpg.Pool,
-    scope: Scope,
-    name: str = "",
-    rpm_limit: int | None = None,
-    daily_budget_usd: float | None = None,
+    pool: asyncpg.Pool, scope: Scope, name: str = "", **settings: Any
 ) -> tuple[str, str]:
-    """Store a new key; returns (id, key). The key is not kept anywhere: show it once."""
+    """Store a new key with `settings` (names of KEY_SETTINGS); returns (id, key). The key is
+    not kept anywhere: show it once."""
     key_id, key = new_key()
     await pool.execute(
-        """INSERT INTO api_keys (id, name, key_hash, scope, rpm_limit, daily_budget_usd)
-           VALUES ($1, $2, $3, $4, $5, $6)""",
+        "INSERT INTO api_keys (id, name, key_hash, scope) VALUES ($1, $2, $3, $4)",
         key_id,
         name,
         hash_key(key),
         scope,
-        rpm_limit,
-        daily_budget_usd,
     )
+    await update_key(pool, key_id, **settings)
     return key_id, key
+
+
+async def update_key(pool: asyncpg.Pool, key_id: str, **settings: Any) -> bool:
+    """Set these KEY_SETTINGS of a key (None clears one). False when the key is unknown."""
+    unknown = set(settings) - set(KEY_SETTINGS)
+    if unknown:
+        raise ValueError(f"not key settings: {sorted(unknown)}")
+    if not settings:
+        return bool(await pool.fetchval("SELECT true FROM api_keys WHERE id = $1", key_id))
+    names = sorted(settings)
+    # Column names come from KEY_SETTINGS only, never from the caller's text.
+    assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(names, start=2))
+    status = await pool.execute(
+        f"UPDATE api_keys SET {assignments} WHERE id = $1",  # noqa: S608
+        key_id,
+        *(settings[name] for name in names),
+    )
+    return bool(status.endswith(" 1"))
 
 
 async def list_keys(pool: asyncpg.Pool) -> list[dict[str, Any]]:
     """Every key with today's (UTC) spend and request count; never the hash."""
     rows = await pool.fetch(
         """SELECT k.id, k.name, k.scope, k.rpm_limit, k.daily_budget_usd, k.created_at,
-                  k.revoked_at, coalesce(s.spent_usd, 0) AS spent_today_usd,
+                  k.revoked_at, k.allowed_models, k.allowed_providers, k.min_quality,
+                  k.max_cost_per_request_usd, coalesce(s.spent_usd, 0) AS spent_today_usd,
                   coalesce(s.requests, 0) AS requests_today
            FROM api_keys k
            LEFT JOIN api_key_daily_spend s

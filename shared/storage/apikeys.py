@@ -33,10 +33,24 @@ class ApiKeyInfo(BaseModel):
     rpm_limit: int | None = Field(default=None, gt=0)
     daily_budget_usd: float | None = Field(default=None, gt=0)
     revoked: bool = False
+    # Model rules, enforced by the policy (services/ingress/key_rules.py); None = no rule.
+    allowed_models: list[str] | None = None
+    allowed_providers: list[str] | None = None
+    min_quality: float | None = Field(default=None, ge=0, le=1)
+    max_cost_per_request_usd: float | None = Field(default=None, gt=0)
 
     @property
     def limited(self) -> bool:
         return self.rpm_limit is not None or self.daily_budget_usd is not None
+
+    @property
+    def has_rules(self) -> bool:
+        return (
+            self.allowed_models is not None
+            or self.allowed_providers is not None
+            or self.min_quality is not None
+            or self.max_cost_per_request_usd is not None
+        )
 
 
 def new_key() -> tuple[str, str]:

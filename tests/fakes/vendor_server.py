@@ -203,6 +203,36 @@ def success_body(vendor: Vendor, model: str, text: str | None = None) -> dict[st
     }
 
 
+def tool_call_body(
+    vendor: Vendor, model: str, name: str, arguments: dict[str, Any], call_id: str = "call_1"
+) -> dict[str, Any]:
+    """A success in which the model calls tool `name`, in each vendor's documented shape."""
+    if vendor == "anthropic":
+        body = success_body(vendor, model)
+        body["content"] = [{"type": "tool_use", "id": call_id, "name": name, "input": arguments}]
+        body["stop_reason"] = "tool_use"
+        return body
+    if vendor == "google":
+        body = success_body(vendor, model)
+        call = {"functionCall": {"id": call_id, "name": name, "args": arguments}}
+        body["candidates"][0]["content"]["parts"] = [call]
+        return body
+    body = success_body(vendor, model)
+    body["choices"][0]["message"] = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": call_id,
+                "type": "function",
+                "function": {"name": name, "arguments": json.dumps(arguments)},
+            }
+        ],
+    }
+    body["choices"][0]["finish_reason"] = "tool_calls"
+    return body
+
+
 _ANTHROPIC_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",

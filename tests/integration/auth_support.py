@@ -32,9 +32,17 @@ class SecuredSystem:
         rpm: int | None = None,
         budget: float | None = None,
         name: str = "test",
+        **rules: object,
     ) -> tuple[str, str]:
-        """(key id, key)."""
-        return await access_store.create_key(self.pool, scope, name, rpm, budget)  # type: ignore[arg-type]
+        """(key id, key); `rules` are the model rules of access_store.KEY_SETTINGS."""
+        return await access_store.create_key(
+            self.pool,
+            scope,  # type: ignore[arg-type]
+            name,
+            rpm_limit=rpm,
+            daily_budget_usd=budget,
+            **rules,
+        )
 
     def client(self, key: str | None = None, **kwargs: object):
         headers = {"authorization": f"Bearer {key}"} if key else {}

@@ -11,8 +11,8 @@ from services.ingress.openai_compat import (
     ChatCompletionBody,
     completion_object,
     stream_events,
-    to_chat,
 )
+from services.ingress.openai_request import refuse_unsupported, to_chat, to_options
 
 
 def _body(messages: list[dict[str, object]]) -> ChatCompletionBody:
@@ -41,10 +41,12 @@ def test_roles_and_text_parts_become_our_chat_messages() -> None:
 @pytest.mark.parametrize(
     ("message", "words"),
     [
-        ({"role": "tool", "content": "42", "tool_call_id": "x"}, "tool messages"),
-        ({"role": "user", "content": [{"type": "image_url", "image_url": {"url": "u"}}]}, "text"),
+        ({"role": "function", "content": "42", "name": "f"}, "use tool"),
+        ({"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}, "image_url"),
+        ({"role": "user", "content": [{"type": "image_url", "image_url": {"url": "u"}}]}, "url"),
         ({"role": "assistant", "content": None}, "not only whitespace"),
         ({"role": "user", "content": "   "}, "not only whitespace"),
+        ({"role": "tool", "content": "42"}, "tool_call_id"),
     ],
 )
 def test_what_we_cannot_answer_is_a_422_naming_the_message(
@@ -56,15 +58,77 @@ def test_what_we_cannot_answer_is_a_422_naming_the_message(
     assert "messages[1]" in caught.value.message and words in caught.value.message
 
 
-def test_sampling_parameters_are_accepted_and_n_above_one_is_not() -> None:
-    body = ChatCompletionBody.model_validate(
-        {"model": "auto", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.2}
+def test_images_tool_calls_and_tool_results_become_ours() -> None:
+    picture = "data:image/png;base64,iVBORw0KGgo="
+    body = _body(
+        [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "Weather where this was taken?"},
+                    {"type": "image_url", "image_url": {"url": picture, "detail": "low"}},
+                ],
+            },
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "weather", "arguments": '{"city": "Oslo"}'},
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": "call_1", "content": "rain"},
+        ]
     )
-    assert body.model == "auto"
-    with pytest.raises(ValueError, match="n"):
-        ChatCompletionBody.model_validate(
-            {"model": "auto", "messages": [{"role": "user", "content": "hi"}], "n": 2}
-        )
+    user, assistant, tool = to_chat(body.messages)
+    assert user.images[0].inline() == ("image/png", "iVBORw0KGgo=")
+    assert assistant.tool_calls[0].name == "weather"
+    assert (tool.role, tool.tool_call_id, tool.content) == ("tool", "call_1", "rain")
+
+
+def test_sampling_output_and_tools_are_forwarded_not_dropped() -> None:
+    body = ChatCompletionBody.model_validate(
+        {
+            "model": "auto",
+            "messages": [{"role": "user", "content": "hi"}],
+            "temperature": 0.2,
+            "top_p": 0.9,
+            "stop": "END",
+            "seed": 7,
+            "user": "u-1",
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "city", "schema": {"type": "object"}, "strict": True},
+            },
+            "tools": [{"type": "function", "function": {"name": "weather"}}],
+            "tool_choice": {"type": "function", "function": {"name": "weather"}},
+        }
+    )
+    options = to_options(body)
+    assert (options.temperature, options.top_p, options.stop, options.seed) == (
+        0.2,
+        0.9,
+        ["END"],
+        7,
+    )
+    assert options.response_format is not None and options.response_format.strict
+    assert options.tools[0].name == "weather" and options.tool_choice == "weather"
+
+
+@pytest.mark.parametrize(
+    ("extra", "n", "words"),
+    [({}, 2, "n > 1"), ({"logprobs": True}, None, "logprobs"), ({"presence_penalty": 1}, 1, "")],
+)
+def test_what_no_model_behind_us_honours_is_a_clear_422(
+    extra: dict[str, object], n: int | None, words: str
+) -> None:
+    with pytest.raises(ApiError) as caught:
+        refuse_unsupported(extra, n)
+    assert caught.value.status == 422 and words in caught.value.message
+    refuse_unsupported({"logprobs": False, "presence_penalty": 0}, 1)  # defaults pass
 
 
 REPLY = {
