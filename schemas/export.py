@@ -20,6 +20,7 @@ from schemas.messages import (
     LearnerCommand,
     OverridesPublished,
     QueryCommand,
+    ReloadCatalog,
     RouteChunk,
     RouteCompleted,
     RouteCompletedBatch,
@@ -46,6 +47,7 @@ _MODELS: tuple[type[BaseModel], ...] = (
     RpcReply,
     ErrorReply,
     OverridesPublished,
+    ReloadCatalog,
     ServiceHeartbeat,
 )
 MESSAGES: dict[str, TypeAdapter[Any]] = {

@@ -486,6 +486,15 @@ class OverridesPublished(Message):
     published_at: datetime = Field(default_factory=utcnow, strict=False)
 
 
+class ReloadCatalog(Message):
+    """Command (topic `optimizer.events`, key `catalog.reload`, to every router and ingress):
+    re-read the catalog and its overlay (CATALOG_OVERLAY_PATH). A process whose file does not
+    validate keeps the catalog it has and logs why."""
+
+    models: int = Field(default=0, ge=0, description="models the sender's reload validated")
+    requested_at: datetime = Field(default_factory=utcnow, strict=False)
+
+
 class ServiceHeartbeat(Message):
     """Event: a worker is alive; what it depends on and whether that answers."""
 

@@ -27,7 +27,7 @@ from typing import Any
 import asyncpg
 
 from services.ledger import access_store
-from shared.routing.catalog import load_catalog
+from shared.routing.catalog import catalog_for
 from shared.settings import get_settings, settings_for
 
 
@@ -111,7 +111,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
 def _unknown_names(settings: dict[str, Any]) -> list[str]:
     """Model ids and providers of the rules that nothing in the catalog carries."""
     try:
-        catalog = load_catalog(*_catalog_paths())
+        catalog = catalog_for(get_settings())
     except (OSError, ValueError):
         return []
     models = {m.id for m in catalog.models}
@@ -119,11 +119,6 @@ def _unknown_names(settings: dict[str, Any]) -> list[str]:
     return [m for m in settings.get("allowed_models") or [] if m not in models] + [
         p for p in settings.get("allowed_providers") or [] if p not in providers
     ]
-
-
-def _catalog_paths() -> tuple[str | None, str | None]:
-    settings = get_settings()
-    return settings.catalog_path, settings.default_premium_model
 
 
 def _positive_int(text: str) -> int:

@@ -12,13 +12,13 @@ from services.learner.core import Learner
 from services.learner.service import next_scheduled_run
 from shared.messaging.bus import JSON, encode
 from shared.messaging.topology import Topology, declare_all
-from shared.routing.catalog import load_catalog
+from shared.routing.catalog import catalog_for
 from shared.settings import Settings
 from shared.storage.db import create_pool
 
 
 async def run_learner_command(args: argparse.Namespace, settings: Settings) -> int:
-    catalog = load_catalog(settings.catalog_path, settings.default_premium_model)
+    catalog = catalog_for(settings)
     topology = Topology(settings)
     broker = RabbitBroker(settings.rabbitmq_url, logger=None)
     pool = await create_pool(settings.database_url, max_size=2)

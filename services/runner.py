@@ -6,19 +6,21 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import uvicorn
 
+from services.catalog_reload import reload_catalog
 from services.ingress.app import create_app
 from services.names import ALIASES, SERVICES
 from services.probes import probe_app
 from services.runtime import Worker
 from shared.logs import configure_logging
-from shared.routing.catalog import Catalog, load_catalog
+from shared.routing.catalog import Catalog, catalog_for
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
+
 
 def build_worker(name: str, settings: Settings, catalog: Catalog) -> Worker:
     name = ALIASES.get(name, name)
@@ -62,20 +64,30 @@ async def run_services(names: Sequence[str], settings: Settings, banner: bool = 
     """Start `names` (workers first, so the ingress finds consumers), wait for a signal, stop."""
     settings.require_for(names)
     configure_logging(settings.log_level)
-    catalog = load_catalog(settings.catalog_path, settings.default_premium_model)
+    catalog = catalog_for(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    installed: list[Callable[[Catalog], None]] = []
+
+    def install_everywhere(new: Catalog) -> None:
+        for install in installed:
+            install(new)
+
+    # SIGHUP re-reads the catalog and its overlay for every service of this process.
+    loop.add_signal_handler(signal.SIGHUP, reload_catalog, settings, install_everywhere)
 
     workers = [build_worker(n, settings, catalog) for n in names if n != "ingress"]
+    installed += [worker.use_catalog for worker in workers]
     for worker in workers:
         await worker.start()
     servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
     if "ingress" in names:
-        server = _http_server(
-            create_app(settings, catalog), settings.ingress_host, settings.ingress_port
-        )
+        app = create_app(settings, catalog)
+        # The ingress state exists once the app's lifespan has started: looked up when used.
+        installed.append(lambda new: app.state.ingress.use_catalog(new))  # noqa: PLW0108
+        server = _http_server(app, settings.ingress_host, settings.ingress_port)
         servers.append((server, asyncio.create_task(server.serve())))
     if settings.probe_port and workers:
         probe = _http_server(

@@ -19,6 +19,7 @@ from schemas.messages import ErrorReply, ServiceHeartbeat
 from shared.messaging.bus import JSON, encode, incoming_correlation_id, reply, validation_summary
 from shared.messaging.topology import HEARTBEAT_KEY, Topology, declare_all
 from shared.metrics import POISON_MESSAGES, QUEUE_CONSUMERS, QUEUE_DEPTH
+from shared.routing.catalog import Catalog
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,9 @@ class Worker:
         self.instance = instance_id(self.name)
         self._tasks: list[asyncio.Task[Any]] = []
         self._started = False
+
+    def use_catalog(self, catalog: Catalog) -> None:
+        """Install a reloaded catalog (SIGHUP); services without one ignore it."""
 
     async def on_start(self) -> None:
         """Open resources (pools, clients). Runs before the broker consumes."""

@@ -12,7 +12,7 @@ import uvicorn
 from services.ingress.app import create_app
 from services.runner import EmbeddedServer, build_worker
 from services.runtime import Worker
-from shared.routing.catalog import load_catalog
+from shared.routing.catalog import catalog_for
 from shared.settings import Settings
 
 
@@ -44,7 +44,7 @@ async def start_system(
     workers: Sequence[str] = ("router", "ledger", "learner"),
     ingress: bool = True,
 ) -> RunningSystem:
-    catalog = load_catalog(settings.catalog_path, settings.default_premium_model)
+    catalog = catalog_for(settings)
     system = RunningSystem(settings=settings, base_url=f"http://127.0.0.1:{port}")
     for name in workers:
         worker = build_worker(name, settings, catalog)

@@ -9,15 +9,17 @@ from pydantic import BaseModel
 
 from schemas.messages import (
     ListLearningRuns,
+    ReloadCatalog,
     ReportLearningStatus,
     RestoreOverrides,
     RetrainOverrides,
     SummarizeFeedback,
 )
+from services.catalog_reload import reload_catalog
 from services.ingress.bus_calls import ingress, rpc_json
 from services.ingress.errors import ApiError
 from services.ingress.strict_json import strict_router
-from shared.messaging.topology import FEEDBACK_QUERIES, LEARNER_COMMANDS
+from shared.messaging.topology import CATALOG_RELOAD_KEY, FEEDBACK_QUERIES, LEARNER_COMMANDS
 
 router = strict_router(prefix="/admin", tags=["admin"])
 
@@ -26,6 +28,31 @@ async def _learner(request: Request, command: BaseModel) -> dict[str, Any]:
     payload = await rpc_json(ingress(request), LEARNER_COMMANDS, command)
     data: dict[str, Any] = payload.get("data", {})
     return data
+
+
+@router.post("/catalog/reload", responses={422: {"description": "the catalog does not validate"}})
+async def reload_catalog_everywhere(request: Request) -> dict[str, Any]:
+    """Re-read the catalog and CATALOG_OVERLAY_PATH here, then tell every router and ingress
+    to do the same. A file that does not validate changes nothing anywhere (422 says why)."""
+    state = ingress(request)
+    loaded = reload_catalog(state.settings, state.use_catalog)
+    if isinstance(loaded, str):
+        raise ApiError(422, "invalid_catalog", loaded)
+    try:
+        await state.broker.publish(
+            ReloadCatalog(models=len(loaded.models)),
+            exchange=state.topology.events(),
+            routing_key=CATALOG_RELOAD_KEY,
+        )
+    except Exception as exc:  # the broker is away: only this ingress has the new catalog
+        raise ApiError(
+            503, "broker_unavailable", "reloaded here only; the routers were not told"
+        ) from exc
+    return {
+        "models": len(loaded.models),
+        "overlay_path": state.settings.catalog_overlay_path,
+        "sent_to": "every router and ingress (optimizer.events, catalog.reload)",
+    }
 
 
 @router.get("/feedback/summary")

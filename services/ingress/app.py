@@ -30,13 +30,13 @@ from services.ingress.state import WORKER_SERVICES, IngressState
 from services.ingress.strict_json import StrictJSONRoute
 from shared.messaging.topology import declare_all
 from shared.providers.table import PROVIDER_KEYS, SIMULATED
-from shared.routing.catalog import Catalog, load_catalog
+from shared.routing.catalog import Catalog, catalog_for
 from shared.settings import Settings
 
 
 def create_app(settings: Settings, catalog: Catalog | None = None) -> FastAPI:
     """Build the app; the broker connects in the lifespan, never at import."""
-    catalog = catalog or load_catalog(settings.catalog_path, settings.default_premium_model)
+    catalog = catalog or catalog_for(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -14,6 +14,7 @@ from faststream.rabbit.annotations import RabbitMessage
 from pydantic import ValidationError
 
 from schemas.messages import ServiceHeartbeat
+from services.catalog_reload import subscribe_reloads
 from services.ingress.key_cache import KeyVerifier
 from services.runtime import instance_id
 from shared.messaging.bus import make_broker
@@ -67,6 +68,13 @@ class IngressState:
         # Fire-and-forget publishes (cancels) kept referenced until they finish.
         self.background: set[asyncio.Task[None]] = set()
         self._watch_heartbeats()
+        subscribe_reloads(
+            self.broker, settings, f"ingress.catalog.{self.instance}", self.use_catalog
+        )
+
+    def use_catalog(self, catalog: Catalog) -> None:
+        """Install a reloaded catalog; the handlers read `self.catalog` per request."""
+        self.catalog = catalog
 
     def _watch_heartbeats(self) -> None:
         queue = RabbitQueue(

@@ -52,6 +52,11 @@ def next_scheduled_run(settings: Settings, now: datetime | None = None) -> datet
 class LearnerService(Worker):
     name = "learner"
 
+    def use_catalog(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        if self._learner is not None:
+            self._learner.catalog = catalog
+
     def __init__(self, settings: Settings, catalog: Catalog) -> None:
         super().__init__(settings, make_broker(settings, prefetch=4))
         self.catalog = catalog

@@ -116,6 +116,11 @@ class RoutingEngine:
         metrics.OVERRIDES_VERSION.set(overrides.version or 0)
         return True
 
+    def use_catalog(self, catalog: Catalog) -> None:
+        """Install a reloaded catalog: later decisions use it; requests in flight keep theirs."""
+        self.catalog = catalog
+        self.use_providers(self.providers)
+
     def use_providers(self, providers: Mapping[str, ChatProvider]) -> None:
         """Install the process's provider clients; only their models are candidates."""
         self.providers = providers

@@ -22,6 +22,7 @@ from schemas.messages import (
     RpcReply,
     SendCurrentOverrides,
 )
+from services.catalog_reload import subscribe_reloads
 from services.router.chunks import ChunkSender
 from services.router.completions import CompletionPublisher
 from services.router.engine import OverrideSet, RoutingEngine, decision_view
@@ -57,6 +58,13 @@ class RouterService(Worker):
             in_flight=lambda: self.consumer.in_flight,
         )
         self._register()
+        subscribe_reloads(
+            self.broker, settings, f"router.catalog.{self.instance}", self.use_catalog
+        )
+
+    def use_catalog(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.engine.use_catalog(catalog)
 
     async def on_start(self) -> None:
         self.engine.use_providers(build_providers(self.settings))

@@ -30,6 +30,7 @@ from schemas.messages import (
     LearnerCommand,
     OverridesPublished,
     QueryCommand,
+    ReloadCatalog,
     RouteChunk,
     RouteCompleted,
     RouteCompletedBatch,
@@ -41,6 +42,7 @@ from schemas.messages import (
     SubmitFeedback,
 )
 from shared.messaging.topology import (
+    CATALOG_RELOAD_KEY,
     FEEDBACK_QUERIES,
     FEEDBACK_SUBMISSIONS,
     HEARTBEAT_KEY,
@@ -168,6 +170,14 @@ def documentation_broker() -> RabbitBroker:
         schema=CancelRequest,
         description="Command (fanout to every router): the caller of `request_id` gave up; "
         "the router making its call stops it and records it `cancelled`.",
+    )
+    broker.publisher(
+        exchange=topology.events(),
+        routing_key=CATALOG_RELOAD_KEY,
+        title="optimizer.events:catalog.reload",
+        schema=ReloadCatalog,
+        description="Command (each router and ingress binds its own queue): re-read the "
+        "catalog and CATALOG_OVERLAY_PATH; sent by POST /admin/catalog/reload.",
     )
     broker.publisher(
         exchange=topology.overrides(),

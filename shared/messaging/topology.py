@@ -36,6 +36,7 @@ DEAD_LETTER_EXCHANGE = "optimizer.dlx"  # direct, routing key = "<queue>.dead"
 ROUTE_COMPLETED_KEY = "route.completed"
 ROUTE_COMPLETED_BATCH_KEY = "route.completed.batch"  # RouteCompletedBatch
 HEARTBEAT_KEY = "service.heartbeat"
+CATALOG_RELOAD_KEY = "catalog.reload"  # ReloadCatalog to every router and ingress
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,15 @@ import tomllib
 from collections.abc import Set as AbstractSet
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from shared.providers.table import PROVIDER_KEYS
+from shared.routing.overlay import apply_overlay
+
+if TYPE_CHECKING:
+    from shared.settings import Settings
 
 PATTERNS = (
     "code",
@@ -189,9 +193,12 @@ class Catalog(BaseModel):
 
 
 def load_catalog(
-    path: str | Path | None = None, default_premium_model: str | None = None
+    path: str | Path | None = None,
+    default_premium_model: str | None = None,
+    overlay_path: str | Path | None = None,
 ) -> Catalog:
-    """Read and validate the catalog. Raises ValueError with the reason when it is wrong."""
+    """Read and validate the catalog, with the overlay applied when one is named (see
+    overlay.py). Raises ValueError with the reason when it is wrong, OSError when unreadable."""
     if path is None:
         raw = resources.files("shared.routing").joinpath("catalog.toml").read_text(encoding="utf-8")
     else:
@@ -199,4 +206,14 @@ def load_catalog(
     data = tomllib.loads(raw)
     if default_premium_model:
         data["default_premium_model"] = default_premium_model
+    if overlay_path:
+        data = apply_overlay(data, tomllib.loads(Path(overlay_path).read_text(encoding="utf-8")))
     return Catalog.model_validate(data)
+
+
+def catalog_for(settings: Settings) -> Catalog:
+    """The catalog these settings name: CATALOG_PATH, DEFAULT_PREMIUM_MODEL and
+    CATALOG_OVERLAY_PATH (which may change the premium model too)."""
+    return load_catalog(
+        settings.catalog_path, settings.default_premium_model, settings.catalog_overlay_path
+    )

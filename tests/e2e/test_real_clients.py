@@ -13,6 +13,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import anthropic
 import httpx
@@ -49,8 +50,8 @@ class Stack:
     vendor: FakeVendorServer
     pool: object
 
-    async def key(self, **rules: object) -> str:
-        _, key = await access_store.create_key(self.pool, "client", "e2e", **rules)  # type: ignore[arg-type]
+    async def key(self, scope: str = "client", **rules: object) -> str:
+        _, key = await access_store.create_key(self.pool, scope, "e2e", **rules)  # type: ignore[arg-type]
         return key
 
     def openai(self, key: str) -> openai.AsyncOpenAI:
@@ -71,8 +72,20 @@ def vendor() -> Iterator[FakeVendorServer]:
 
 
 @pytest.fixture(scope="module")
-async def stack(service_urls: tuple[str, str], vendor: FakeVendorServer) -> AsyncIterator[Stack]:
+def overlay(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("catalog") / "overlay.toml"
+    path.write_text("remove = []\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+async def stack(
+    service_urls: tuple[str, str], vendor: FakeVendorServer, overlay: Path
+) -> AsyncIterator[Stack]:
     overrides = {
+        # A self-hosted OpenAI-compatible server: the fake's OpenAI-shaped route.
+        "selfhosted_base_url": f"{vendor.url}/api/v1",
+        "catalog_overlay_path": str(overlay),
         "anthropic_api_key": "test-anthropic-key",
         "google_api_key": "test-google-key",
         "openrouter_api_key": "test-openrouter-key",
@@ -344,4 +357,58 @@ async def test_a_forced_model_with_its_vendor_down_is_answered_by_itself_elsewhe
         '%"claude-haiku-4-5"%',
         expected=1,
     )
+    await client.close()
+
+
+# ---- any model ------------------------------------------------------------------------------
+
+SELF_HOSTED = """
+[[models]]
+id = "selfhosted/qwen3-8b"
+provider = "selfhosted"
+vendor_model = "Qwen/Qwen3-8B"
+tier = "cheap"
+input_per_mtok = 0.0
+output_per_mtok = 0.0
+context_window = 32768
+quality = { default = 0.7 }
+capabilities = { tools = true }
+"""
+
+
+async def test_an_overlay_model_reaches_every_router_after_an_admin_reload(
+    stack: Stack, overlay: Path
+) -> None:
+    key = await stack.key()
+    admin = await stack.key("admin")
+    client = stack.openai(key)
+    with pytest.raises(openai.NotFoundError):
+        await client.chat.completions.create(
+            model="selfhosted/qwen3-8b", messages=[{"role": "user", "content": "hi"}]
+        )
+    async with httpx.AsyncClient(base_url=stack.running.base_url) as http:
+        await asyncio.to_thread(overlay.write_text, "[[models]]\nid = 'broken'\n")
+        refused = await http.post("/admin/catalog/reload", headers={"x-api-key": admin})
+        assert refused.status_code == 422, refused.text
+        await asyncio.to_thread(overlay.write_text, SELF_HOSTED)
+        reloaded = await http.post("/admin/catalog/reload", headers={"x-api-key": admin})
+    assert reloaded.status_code == 200, reloaded.text
+    assert reloaded.json()["models"] == len(CATALOG.models) + 1
+    # The routers hear of it on the bus; the first request may come before they have.
+    for _ in range(50):
+        try:
+            completion = await client.chat.completions.create(
+                model="selfhosted/qwen3-8b",
+                messages=[{"role": "user", "content": "hi"}],
+                max_tokens=16,
+            )
+            break
+        except openai.APIStatusError:
+            await asyncio.sleep(0.1)
+    assert completion.model == "selfhosted/qwen3-8b"
+    assert completion.model_extra["provider"] == "selfhosted"  # type: ignore[index]
+    assert _last_body(stack.vendor, "openrouter")["model"] == "Qwen/Qwen3-8B"
+    listed = {m.id for m in (await client.models.list()).data}
+    assert "selfhosted/qwen3-8b" in listed
+    await asyncio.to_thread(overlay.write_text, "remove = []\n")
     await client.close()
