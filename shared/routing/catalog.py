@@ -172,9 +172,14 @@ class Catalog(BaseModel):
         return self._twins.get(model_id, ())
 
     def _lookup(self) -> dict[str, ModelSpec]:
-        if self._indexed is not self.models:
+        # The private dict itself: attribute access to private fields goes through pydantic's
+        # __getattr__, which costs more than the lookup.
+        private = self.__pydantic_private__ or {}
+        if private.get("_indexed") is not self.models:
             self._index()
-        return self._by_id
+            private = self.__pydantic_private__ or {}
+        by_id: dict[str, ModelSpec] = private["_by_id"]
+        return by_id
 
     def resolve(self, model_id: str) -> str | None:
         """The catalog id a client's model id stands for: the id itself, the id of the model

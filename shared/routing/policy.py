@@ -95,6 +95,19 @@ class RoutingPolicy:
     quality_floor: float = 0.8
     exploration_rate: float = 0.05
     override_min_confidence: str = "medium"
+    # Looked up for every decision: built once per policy (a catalog reload builds a new one),
+    # as plain dicts and tuples (a pydantic model's private attributes cost ~1 us per access).
+    _by_id: Mapping[str, ModelSpec] = field(init=False, repr=False, compare=False)
+    _twins: Mapping[str, tuple[ModelSpec, ...]] = field(init=False, repr=False, compare=False)
+    _available: tuple[ModelSpec, ...] = field(init=False, repr=False, compare=False)
+    _baseline: ModelSpec = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        catalog = self.catalog
+        object.__setattr__(self, "_by_id", {m.id: m for m in catalog.models})
+        object.__setattr__(self, "_twins", {m.id: catalog.twins(m.id) for m in catalog.models})
+        object.__setattr__(self, "_available", tuple(catalog.available(self.providers)))
+        object.__setattr__(self, "_baseline", catalog.baseline())
 
     @classmethod
     def from_settings(
@@ -140,7 +153,7 @@ class RoutingPolicy:
                 complexity=complexity,
                 reasons=reasons,
                 estimated_cost_usd=spec.cost(prompt_tokens, max_tokens),
-                baseline_cost_usd=self.catalog.baseline().cost(prompt_tokens, max_tokens),
+                baseline_cost_usd=self._baseline.cost(prompt_tokens, max_tokens),
                 expected_quality=expected_quality(spec, pattern, complexity),
                 rejected=rejected,
                 chain=self._chain(spec, usable, constraints, pattern, complexity),
@@ -152,7 +165,7 @@ class RoutingPolicy:
             reasons.append(f"forced model {spec.id}")
             twins = [
                 t.id
-                for t in self.catalog.twins(spec.id)
+                for t in self._twins[spec.id]
                 if self._misfit(t, constraints, prompt_tokens, max_tokens, needs) is None
             ]
             return decision(
@@ -170,7 +183,7 @@ class RoutingPolicy:
             why_not = self._why_not(override, candidates, constraints)
             if why_not is None:
                 chosen, key, version = (
-                    self.catalog.get(override.model),
+                    self._by_id[override.model],
                     override_key,
                     overrides_version,
                 )
@@ -240,11 +253,11 @@ class RoutingPolicy:
         if model_id is None:
             # Not the name itself: errors never echo input.
             raise NoCandidateError("constraints.model is not a catalog model id (GET /v1/models)")
-        spec = self.catalog.get(model_id)
+        spec = self._by_id[model_id]
         problem = self._misfit(spec, constraints, prompt_tokens, max_tokens, needs)
         if problem and spec.provider not in self.providers:
             # Its vendor is not configured here: the same model elsewhere is the same answer.
-            for twin in self.catalog.twins(model_id):
+            for twin in self._twins[model_id]:
                 if self._misfit(twin, constraints, prompt_tokens, max_tokens, needs) is None:
                     return twin
         if problem:
@@ -291,7 +304,7 @@ class RoutingPolicy:
         rejected: dict[str, str],
     ) -> list[ModelSpec]:
         candidates = []
-        for spec in self.catalog.available(self.providers):
+        for spec in self._available:
             problem = self._misfit(spec, constraints, prompt_tokens, max_tokens, needs)
             if problem is None:
                 candidates.append(spec)
@@ -385,7 +398,7 @@ class RoutingPolicy:
                 return
             chain.append(spec)
 
-        for twin in self.catalog.twins(first.id):
+        for twin in self._twins[first.id]:
             add(twin)
         if constraints.model:
             return tuple(chain)
@@ -396,9 +409,9 @@ class RoutingPolicy:
                 if fallback_id in visited:
                     continue
                 visited.add(fallback_id)
-                fallback = self.catalog.get(fallback_id)
+                fallback = self._by_id[fallback_id]
                 add(fallback)
-                for twin in self.catalog.twins(fallback_id):
+                for twin in self._twins[fallback_id]:
                     add(twin)
                 queue.append(fallback)
         return tuple(chain)
