@@ -412,3 +412,21 @@ async def test_an_overlay_model_reaches_every_router_after_an_admin_reload(
     assert "selfhosted/qwen3-8b" in listed
     await asyncio.to_thread(overlay.write_text, "remove = []\n")
     await client.close()
+
+
+async def test_the_preview_says_which_capability_ruled_each_model_out(stack: Stack) -> None:
+    key = await stack.key()
+    body = {
+        "messages": [{"role": "user", "content": "Describe this.", "images": [{"url": PIXEL}]}],
+        "options": {"temperature": 0.3},
+        "constraints": {"min_quality": 0.9},
+    }
+    async with httpx.AsyncClient(base_url=stack.running.base_url) as http:
+        preview = await http.post("/v1/route/preview", json=body, headers={"x-api-key": key})
+    assert preview.status_code == 200, preview.text
+    decision = preview.json()
+    assert decision["ruled_out"]["openrouter/deepseek/deepseek-chat-v3.1"] == "no image input"
+    assert decision["ruled_out"]["claude-sonnet-5-5"] == "does not take temperature"
+    chain = decision["fallback_chain"]
+    assert chain[0] == decision["model"]
+    assert all(CATALOG.get(m).capabilities.vision for m in chain)

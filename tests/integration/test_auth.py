@@ -227,3 +227,37 @@ async def test_cli_creates_a_key_shown_once_lists_and_revokes_it(
     assert (await _cli(url, "revoke", key_id))[0] == 0
     code, _, err = await _cli(url, "revoke", key_id)
     assert code == 1 and "already revoked" in err
+
+
+async def test_cli_sets_updates_and_clears_a_keys_model_rules(
+    secured: SecuredSystem, db: asyncpg.Pool
+) -> None:
+    url = secured.settings.database_url
+    code, out, err = await _cli(
+        url,
+        "create",
+        "--scope",
+        "client",
+        "--allowed-models",
+        "gemini-2.5-flash,claude-haiku-4-5",
+        "--min-quality",
+        "0.85",
+        "--max-cost-per-request-usd",
+        "0.01",
+    )
+    assert code == 0, err
+    key_id = out.split()[3]
+    stored = await db.fetchrow("SELECT * FROM api_keys WHERE id = $1", key_id)
+    assert stored["allowed_models"] == ["gemini-2.5-flash", "claude-haiku-4-5"]
+    assert float(stored["min_quality"]) == 0.85
+    assert float(stored["max_cost_per_request_usd"]) == 0.01
+    code, _, err = await _cli(
+        url, "update", key_id, "--allowed-models", "none", "--allowed-providers", "nowhere"
+    )
+    assert code == 0, err
+    assert "nowhere is not in the catalog" in err
+    stored = await db.fetchrow("SELECT * FROM api_keys WHERE id = $1", key_id)
+    assert stored["allowed_models"] is None and stored["allowed_providers"] == ["nowhere"]
+    code, out, _ = await _cli(url, "list")
+    assert code == 0 and "providers=nowhere" in out
+    assert (await _cli(url, "update", "key_000000000000", "--rpm", "5"))[0] == 1
