@@ -286,9 +286,12 @@ class RouteStreamEnd(RouteOutcome):
     `chunks` RouteChunk messages came before it (wait for any still missing: seq < chunks).
     `ok` false ends the stream with `error_kind`: before the first chunk a failure is the
     same as a buffered request's; after it, `stream_interrupted` (the answer is partial).
+    `tool_calls` are the model's complete tool calls (a request with tools is answered whole,
+    its text as one chunk).
     """
 
     chunks: int = Field(default=0, ge=0)
+    tool_calls: list[ToolCall] = Field(default_factory=list)
 
 
 class CancelRequest(Message):

@@ -133,16 +133,12 @@ def _arguments(call: ToolCall) -> Any:
 
 
 def _options(options: GenerationOptions | None) -> dict[str, Any]:
-    """Keyword arguments of `messages.create` for what the caller set (seed has no
-    equivalent: the catalog says Claude takes none, so such requests never come here)."""
+    """Keyword arguments of `messages.create` for what the caller set. Temperature, top_p and
+    seed have no place here: API version 2026-10-21 refuses the first two on every model and
+    has no seed, so the catalog gives Claude only `stop` and such requests never come here."""
     if options is None:
         return {}
     kwargs: dict[str, Any] = {}
-    if options.temperature is not None:
-        # OpenAI's range is 0-2, Anthropic's 0-1.
-        kwargs["temperature"] = min(1.0, options.temperature)
-    if options.top_p is not None:
-        kwargs["top_p"] = options.top_p
     if options.stop:
         kwargs["stop_sequences"] = list(options.stop)
     if options.user:

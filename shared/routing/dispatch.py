@@ -195,10 +195,14 @@ async def _call_model(
         outcome.attempts += 1
         timeout_s = min(settings.provider_timeout_s, remaining)
         try:
-            if emit is None:
+            if emit is None or (options is not None and options.tools):
+                # A request with tools is asked whole even when streamed: a tool call is only
+                # usable complete, and it goes out in the stream's end (RouteStreamEnd).
                 completion = await provider.complete(
                     spec.vendor_model, messages, max_tokens, timeout_s, options
                 )
+                if emit is not None and completion.text:
+                    await emit(spec, completion.text)
             else:
                 completion = await _stream_once(
                     spec, provider, messages, max_tokens, timeout_s, deadline, emit, options

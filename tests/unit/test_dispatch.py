@@ -330,3 +330,37 @@ def test_real_catalog_opus_chain_keeps_close_substitutes_first():
 
 def test_prompt_token_estimate_counts_message_overhead():
     assert estimate_prompt_tokens(MESSAGES) == 8 + 4
+
+
+# ---- options and tools ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("vendor", ["anthropic", "google", "openrouter"])
+async def test_a_streamed_request_with_tools_gets_whole_tool_calls(fake, providers, vendor):
+    from schemas.messages import GenerationOptions, ToolSpec
+    from tests.fakes.vendor_server import Reply, tool_call_body
+
+    model = {"anthropic": "a-prem", "google": "g-pro", "openrouter": "or-pro"}[vendor]
+    fake.enqueue(vendor, Reply(body=tool_call_body(vendor, f"vendor-{model}", "calc", {"x": 2})))
+    pieces = []
+
+    async def emit(spec, piece):
+        pieces.append(piece)
+
+    settings = settings_for(fake)
+    result = await call_with_fallback(
+        [M[model]],
+        providers,
+        BreakerRegistry.from_settings(settings),
+        MESSAGES,
+        max_tokens=64,
+        deadline_s=5,
+        settings=settings,
+        emit=emit,
+        options=GenerationOptions(tools=[ToolSpec(name="calc")], temperature=0.5),
+    )
+    (call,) = result.completion.tool_calls
+    assert (call.name, call.arguments) == ("calc", '{"x": 2}')
+    assert result.completion.finish_reason == "tool_calls"
+    assert pieces == []  # no text came with the call
+    assert "calc" in str(fake.requests_to(vendor)[-1].body)
