@@ -132,6 +132,10 @@ def stream_events(completion: dict[str, Any], include_usage: bool) -> list[str]:
     base["object"] = "chat.completion.chunk"
     choice = completion["choices"][0]
     content = {"role": "assistant", "content": choice["message"]["content"]}
+    calls = choice["message"].get("tool_calls")
+    if calls:
+        # Tool-call deltas as OpenAI streams them: each call whole, with its index.
+        content["tool_calls"] = [{"index": i, **call} for i, call in enumerate(calls)]
     chunks: list[dict[str, Any]] = [
         {**base, "choices": [{"index": 0, "delta": content, "finish_reason": None}]},
         {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]},

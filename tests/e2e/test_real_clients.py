@@ -430,3 +430,26 @@ async def test_the_preview_says_which_capability_ruled_each_model_out(stack: Sta
     chain = decision["fallback_chain"]
     assert chain[0] == decision["model"]
     assert all(CATALOG.get(m).capabilities.vision for m in chain)
+
+
+async def test_tool_call_deltas_in_an_openai_stream(stack: Stack) -> None:
+    key = await stack.key()
+    client = stack.openai(key)
+    body = tool_call_body("google", "gemini-2.5-flash", "get_weather", {"city": "Oslo"})
+    stack.vendor.enqueue("google", Reply(body=body))
+    stream = await client.chat.completions.create(
+        model="gemini-2.5-flash",
+        messages=[{"role": "user", "content": "Weather in Oslo?"}],
+        tools=[WEATHER],  # type: ignore[list-item]
+        stream=True,
+    )
+    calls = []
+    finish = None
+    async for chunk in stream:
+        for choice in chunk.choices:
+            calls += choice.delta.tool_calls or []
+            finish = choice.finish_reason or finish
+    assert finish == "tool_calls"
+    assert [c.function.name for c in calls] == ["get_weather"]  # type: ignore[union-attr]
+    assert json.loads(calls[0].function.arguments) == {"city": "Oslo"}  # type: ignore[union-attr]
+    await client.close()
