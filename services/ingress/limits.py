@@ -21,6 +21,7 @@ from services.ingress.caller import caller
 from services.ingress.errors import ApiError
 from shared.messaging.topology import FEEDBACK_QUERIES
 from shared.routing.catalog import Catalog, ModelSpec
+from shared.routing.tokens import IMAGE_TOKENS
 from shared.settings import Settings
 
 _TOKENS_PER_MESSAGE = 8  # role markers and separators the vendors add around each message
@@ -64,7 +65,15 @@ def candidates(catalog: Catalog, forced: str | None) -> list[ModelSpec]:
 
 def cost_bound(catalog: Catalog, request: RouteRequest) -> float:
     """USD this request cannot exceed at catalog prices (see the module docstring)."""
-    tokens_in = sum(len(m.content.encode()) + _TOKENS_PER_MESSAGE for m in request.messages)
+    tokens_in = sum(
+        len(m.content.encode())
+        + _TOKENS_PER_MESSAGE
+        + IMAGE_TOKENS * len(m.images)
+        + sum(len(call.arguments.encode()) + len(call.name) for call in m.tool_calls)
+        for m in request.messages
+    )
+    # Tool definitions are sent with the prompt and billed as input.
+    tokens_in += sum(len(tool.model_dump_json()) for tool in request.options.tools)
     models = candidates(catalog, request.constraints.model)
     return max(spec.cost(tokens_in, request.max_tokens) for spec in models)
 

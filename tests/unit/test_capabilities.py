@@ -121,3 +121,15 @@ def test_a_key_limited_to_two_models_never_gets_a_third_even_through_fallback():
 def test_no_capable_model_is_a_clear_no_candidate_error():
     with pytest.raises(NoCandidateError, match="no image input"):
         decide(IMAGE, providers=frozenset({"simulated"}))
+
+
+def test_an_image_counts_in_the_prompt_estimate_and_the_budget_bound():
+    from schemas.messages import RouteRequest
+    from services.ingress.limits import cost_bound
+    from shared.routing.tokens import IMAGE_TOKENS, estimate_prompt_tokens
+
+    words_only = [ChatMessage(role="user", content=IMAGE[0].content)]
+    assert estimate_prompt_tokens(IMAGE) - estimate_prompt_tokens(words_only) == IMAGE_TOKENS
+    plain = RouteRequest(messages=words_only)
+    with_image = RouteRequest(messages=IMAGE)
+    assert cost_bound(CATALOG, with_image) > cost_bound(CATALOG, plain)
