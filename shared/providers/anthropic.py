@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 import anthropic
+import httpx2
 from anthropic.types import Message, TextBlock, ToolUseBlock
 
 from schemas.messages import ChatMessage, GenerationOptions, ImagePart, ToolCall
@@ -52,30 +53,103 @@ class AnthropicProvider:
         timeout_s: float,
         options: GenerationOptions | None = None,
     ) -> Completion:
-        system, turns = _split_system(messages)
         try:
             async with asyncio.timeout(timeout_s):
                 response = await self._client.messages.create(
-                    model=model,
-                    max_tokens=max_tokens,
-                    messages=turns,
-                    system=system if system else anthropic.omit,
-                    timeout=timeout_s,
-                    **_options(options),
+                    **_arguments_for(model, messages, max_tokens, timeout_s, options)
                 )
-        except TimeoutError:
-            raise timeout_error(self.name, timeout_s) from None
-        except anthropic.APIError as exc:
-            raise _map_error(exc) from None
-        except ValueError:
-            # The SDK lets json.JSONDecodeError through when a 200 body is not JSON.
-            raise malformed(self.name, "body is not JSON") from None
         except Exception as exc:
-            raise unexpected(self.name, exc) from None
+            raise _provider_error(exc, timeout_s) from None
         return _to_completion(response, model, messages, max_tokens)
+
+    async def stream(
+        self,
+        model: str,
+        messages: list[ChatMessage],
+        max_tokens: int,
+        timeout_s: float,
+        options: GenerationOptions | None = None,
+    ) -> AsyncGenerator[str | Completion, None]:
+        """The Messages API's event stream: text deltas, then usage from message_start (input)
+        and message_delta (output), as the API reports them."""
+        text: list[str] = []
+        usage: dict[str, object] = {}
+        stop = "unknown"
+        answered_by = model
+        try:
+            async with asyncio.timeout(timeout_s):
+                events = await self._client.messages.create(
+                    **_arguments_for(model, messages, max_tokens, timeout_s, options),
+                    stream=True,
+                )
+            async with events:
+                async for event in events:
+                    if event.type == "content_block_delta" and event.delta.type == "text_delta":
+                        text.append(event.delta.text)
+                        yield event.delta.text
+                    elif event.type == "message_start":
+                        # A vendor may leave usage out: absent fields are missing attributes.
+                        answered_by = getattr(event.message, "model", None) or model
+                        usage["in"] = _input_tokens(getattr(event.message, "usage", None))
+                    elif event.type == "message_delta":
+                        stop = event.delta.stop_reason or stop
+                        delta_usage = getattr(event, "usage", None)
+                        if delta_usage is not None:
+                            usage["out"] = delta_usage.output_tokens
+        except Exception as exc:
+            raise _provider_error(exc, timeout_s) from None
+        joined = "".join(text)
+        tokens_in, tokens_out = usage_or_estimate(
+            self.name, usage.get("in"), usage.get("out"), messages, joined, max_tokens
+        )
+        yield Completion(joined, tokens_in, tokens_out, answered_by, _FINISH.get(stop, stop))
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def _arguments_for(
+    model: str,
+    messages: list[ChatMessage],
+    max_tokens: int,
+    timeout_s: float,
+    options: GenerationOptions | None,
+) -> dict[str, Any]:
+    """The keyword arguments of `messages.create` for this chat."""
+    system, turns = _split_system(messages)
+    return {
+        "model": model,
+        "max_tokens": max_tokens,
+        "messages": turns,
+        "system": system if system else anthropic.omit,
+        "timeout": timeout_s,
+        **_options(options),
+    }
+
+
+def _provider_error(exc: Exception, timeout_s: float) -> ProviderError:
+    """Our error for whatever a call or a stream raised."""
+    if isinstance(exc, TimeoutError):
+        return timeout_error("anthropic", timeout_s)
+    if isinstance(exc, anthropic.APIError):
+        return _map_error(exc)
+    if isinstance(exc, httpx2.TransportError):  # the connection broke while a stream was read
+        return connection_error("anthropic", exc)
+    if isinstance(exc, ValueError):
+        # The SDK lets json.JSONDecodeError through when a 200 body is not JSON.
+        return malformed("anthropic", "body is not JSON")
+    return unexpected("anthropic", exc)
+
+
+def _input_tokens(usage: Any) -> object:
+    """Input tokens of a usage block, cache writes and reads included; None when absent."""
+    if usage is None or not isinstance(getattr(usage, "input_tokens", None), int):
+        return None
+    return int(
+        usage.input_tokens
+        + (usage.cache_creation_input_tokens or 0)
+        + (usage.cache_read_input_tokens or 0)
+    )
 
 
 def _split_system(messages: Sequence[ChatMessage]) -> tuple[str, list[Any]]:
@@ -192,16 +266,9 @@ def _to_completion(
         if isinstance(block, ToolUseBlock)
     )
     usage = response.usage
-    tokens_in: object = None
-    tokens_out: object = None
-    if usage is not None and isinstance(usage.input_tokens, int):
-        # Cache writes and reads are input tokens too (billed at other rates; we use none).
-        tokens_in = (
-            usage.input_tokens
-            + (usage.cache_creation_input_tokens or 0)
-            + (usage.cache_read_input_tokens or 0)
-        )
-        tokens_out = usage.output_tokens
+    # Cache writes and reads are input tokens too (billed at other rates; we use none).
+    tokens_in = _input_tokens(usage)
+    tokens_out = usage.output_tokens if tokens_in is not None else None
     tokens_in, tokens_out = usage_or_estimate(
         "anthropic", tokens_in, tokens_out, messages, text, max_tokens
     )

@@ -7,7 +7,7 @@ import base64
 import binascii
 import json
 import mimetypes
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 import aiohttp
@@ -30,6 +30,7 @@ from shared.providers.common import (
     usage_or_estimate,
 )
 
+_STREAM_HTTP_TIMEOUT_S = 3600.0
 _RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
 _FINISH = {
     "STOP": "stop",
@@ -66,36 +67,98 @@ class GeminiProvider:
         timeout_s: float,
         options: GenerationOptions | None = None,
     ) -> Completion:
-        system = "\n\n".join(m.content for m in messages if m.role == "system")
-        contents = _contents(messages)
-        config = types.GenerateContentConfig(
-            system_instruction=system or None,
-            max_output_tokens=max_tokens,
-            http_options=types.HttpOptions(timeout=_millis(timeout_s)),
-            **_options(options),
-        )
+        contents, config = _request(messages, max_tokens, timeout_s, options)
         try:
             async with asyncio.timeout(timeout_s):
                 response = await self._client.aio.models.generate_content(
                     model=model, contents=contents, config=config
                 )
-        except (TimeoutError, httpx2.TimeoutException):
-            raise timeout_error(self.name, timeout_s) from None
-        except (httpx2.TransportError, aiohttp.ClientConnectionError) as exc:
-            # google-genai switches to aiohttp when it is installed (the OpenRouter adapter
-            # uses it), so a network failure arrives as either library's error.
-            raise connection_error(self.name, exc) from None
-        except genai_errors.APIError as exc:
-            raise _map_error(exc) from None
-        except ValueError:
-            # json.JSONDecodeError from the SDK when a 200 body is not JSON.
-            raise malformed(self.name, "body is not JSON") from None
         except Exception as exc:
-            raise unexpected(self.name, exc) from None
+            raise _provider_error(exc, timeout_s) from None
         return _to_completion(response, model, messages, max_tokens)
+
+    async def stream(
+        self,
+        model: str,
+        messages: list[ChatMessage],
+        max_tokens: int,
+        timeout_s: float,
+        options: GenerationOptions | None = None,
+    ) -> AsyncGenerator[str | Completion, None]:
+        """streamGenerateContent: each response's text as it comes; the last one carries the
+        finish reason and the usage of the whole answer."""
+        # With aiohttp the SDK's timeout bounds the whole response, not each read: it must not
+        # cut a long answer short. asyncio.timeout bounds the opening here, the dispatcher the
+        # wait for each piece and the request's deadline the whole.
+        contents, config = _request(messages, max_tokens, _STREAM_HTTP_TIMEOUT_S, options)
+        text: list[str] = []
+        last: types.GenerateContentResponse | None = None
+        try:
+            async with asyncio.timeout(timeout_s):
+                responses = await self._client.aio.models.generate_content_stream(
+                    model=model, contents=contents, config=config
+                )
+            async for response in responses:
+                last = response
+                for candidate in (response.candidates or [])[:1]:
+                    parts = candidate.content.parts if candidate.content else None
+                    for part in parts or []:
+                        if part.text and not part.thought:
+                            text.append(part.text)
+                            yield part.text
+        except Exception as exc:
+            raise _provider_error(exc, timeout_s) from None
+        if last is None:
+            raise malformed(self.name, "the stream ended without a response")
+        whole = "".join(text)
+        # The last response stands for the whole answer: its usage counts all of it.
+        parts = [types.Part(text=whole)] if whole else []
+        candidate = (last.candidates or [types.Candidate()])[0]
+        merged = last.model_copy(
+            update={
+                "candidates": [
+                    candidate.model_copy(
+                        update={"content": types.Content(role="model", parts=parts)}
+                    )
+                ]
+            }
+        )
+        yield _to_completion(merged, model, messages, max_tokens)
 
     async def aclose(self) -> None:
         await self._client.aio.aclose()
+
+
+def _provider_error(exc: Exception, timeout_s: float) -> ProviderError:
+    """Our error for whatever a call or a stream raised."""
+    if isinstance(exc, TimeoutError | httpx2.TimeoutException):
+        return timeout_error("google", timeout_s)
+    if isinstance(exc, httpx2.TransportError | aiohttp.ClientError):
+        # google-genai switches to aiohttp when it is installed (the OpenRouter adapter
+        # uses it), so a network failure arrives as either library's error.
+        return connection_error("google", exc)
+    if isinstance(exc, genai_errors.APIError):
+        return _map_error(exc)
+    if isinstance(exc, ValueError):
+        # json.JSONDecodeError from the SDK when a 200 body (or an event) is not JSON.
+        return malformed("google", "body is not JSON")
+    return unexpected("google", exc)
+
+
+def _request(
+    messages: Sequence[ChatMessage],
+    max_tokens: int,
+    http_timeout_s: float,
+    options: GenerationOptions | None,
+) -> tuple[list[types.Content], types.GenerateContentConfig]:
+    system = "\n\n".join(m.content for m in messages if m.role == "system")
+    config = types.GenerateContentConfig(
+        system_instruction=system or None,
+        max_output_tokens=max_tokens,
+        http_options=types.HttpOptions(timeout=_millis(http_timeout_s)),
+        **_options(options),
+    )
+    return _contents(messages), config
 
 
 def _contents(messages: Sequence[ChatMessage]) -> list[types.Content]:

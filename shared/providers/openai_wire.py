@@ -112,3 +112,53 @@ def tool_calls(raw: object) -> tuple[ToolCall, ...] | None:
             )
         )
     return tuple(calls)
+
+
+class StreamReader:
+    """Reads a chat.completion.chunk event stream line by line (pure: the caller does I/O).
+
+    `feed(line)` returns each `data:` event as a dict (None for comments, blank lines and
+    `[DONE]`); `take(event)` returns the event's text and keeps its finish reason, usage and
+    model. After the stream, `text`, `usage`, `finish`, `model` and `done` describe it."""
+
+    def __init__(self) -> None:
+        self._text: list[str] = []
+        self.usage: dict[str, Any] = {}
+        self.finish = "unknown"
+        self.model: str | None = None
+        self.done = False
+
+    @property
+    def text(self) -> str:
+        return "".join(self._text)
+
+    def feed(self, line: bytes) -> dict[str, Any] | None:
+        """The event on `line`, if it holds one; raises ValueError for unreadable JSON."""
+        if not line.startswith(b"data:"):
+            return None  # a blank line, an `event:` or a `: comment` keeping the line alive
+        data = line[5:].strip()
+        if data == b"[DONE]":
+            self.done = True
+            return None
+        event = json.loads(data)
+        if not isinstance(event, dict):
+            raise ValueError("an event is not a JSON object")
+        return event
+
+    def take(self, event: dict[str, Any]) -> str:
+        if isinstance(event.get("model"), str) and event["model"]:
+            self.model = event["model"]
+        if isinstance(event.get("usage"), dict):
+            self.usage = event["usage"]
+        choices = event.get("choices")
+        choice = choices[0] if isinstance(choices, list) and choices else None
+        if not isinstance(choice, dict):
+            return ""
+        if isinstance(choice.get("finish_reason"), str):
+            self.finish = choice["finish_reason"]
+        delta = choice.get("delta")
+        content = delta.get("content") if isinstance(delta, dict) else None
+        if isinstance(content, str) and content:
+            self._text.append(content)
+            return content
+        return ""

@@ -10,7 +10,7 @@ import asyncio
 import json
 import os
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any
 
 import aiohttp
@@ -63,11 +63,7 @@ class OpenAICompatibleProvider:
         timeout_s: float,
         options: GenerationOptions | None = None,
     ) -> Completion:
-        payload = openai_wire.payload(model, messages, max_tokens, options)
-        # The same bytes httpx sent for `json=`.
-        data = json.dumps(
-            payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-        ).encode()
+        data = _body(openai_wire.payload(model, messages, max_tokens, options))
         session = self._session if self._session is not None else self._open_session()
         try:
             async with (
@@ -98,6 +94,64 @@ class OpenAICompatibleProvider:
             raise _map_status(self.name, status, body, response.headers)
         return _to_completion(self.name, body, model, messages, max_tokens)
 
+    async def stream(
+        self,
+        model: str,
+        messages: list[ChatMessage],
+        max_tokens: int,
+        timeout_s: float,
+        options: GenerationOptions | None = None,
+    ) -> AsyncGenerator[str | Completion, None]:
+        """Server-sent chat.completion.chunk events, usage asked for with `include_usage`."""
+        payload = openai_wire.payload(model, messages, max_tokens, options)
+        payload.update(stream=True, stream_options={"include_usage": True})
+        session = self._session if self._session is not None else self._open_session()
+        reader = openai_wire.StreamReader()
+        try:
+            async with asyncio.timeout(timeout_s):
+                response = await session.post(
+                    self._url,
+                    data=_body(payload),
+                    timeout=_client_timeout(timeout_s),
+                    allow_redirects=False,
+                )
+            async with response:
+                if 400 <= response.status <= 599:
+                    body = _json_or_none(await response.read())
+                    raise _map_status(self.name, response.status, body, response.headers)
+                async for line in response.content:
+                    try:
+                        event = reader.feed(line)
+                    except ValueError:
+                        raise malformed(self.name, "an event is not JSON") from None
+                    if event is None:
+                        continue
+                    if "error" in event and not event.get("choices"):
+                        # An upstream failure reported inside the stream.
+                        error = event["error"] if isinstance(event["error"], dict) else {}
+                        code = error.get("code")
+                        status = code if isinstance(code, int) else 502
+                        raise _map_status(self.name, status, event, response.headers)
+                    piece = reader.take(event)
+                    if piece:
+                        yield piece
+        except TimeoutError:
+            raise timeout_error(self.name, timeout_s) from None
+        except aiohttp.ClientError as exc:
+            raise connection_error(self.name, exc) from None
+        if not reader.done:
+            raise malformed(self.name, "the stream ended without [DONE]")
+        text = reader.text
+        tokens_in, tokens_out = usage_or_estimate(
+            self.name,
+            reader.usage.get("prompt_tokens"),
+            reader.usage.get("completion_tokens"),
+            messages,
+            text,
+            max_tokens,
+        )
+        yield Completion(text, tokens_in, tokens_out, reader.model or model, reader.finish)
+
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
@@ -113,6 +167,11 @@ class OpenAICompatibleProvider:
             cookie_jar=aiohttp.DummyCookieJar(),  # an API key authenticates; cookies only cost
         )
         return self._session
+
+
+def _body(payload: dict[str, Any]) -> bytes:
+    # The same bytes httpx sent for `json=`.
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
 def _client_timeout(seconds: float) -> aiohttp.ClientTimeout:

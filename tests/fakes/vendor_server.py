@@ -30,6 +30,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from shared.settings import Settings
+from tests.fakes.vendor_streams import StreamedAnswer, sse_events
 
 Vendor = Literal["anthropic", "google", "openrouter"]
 VENDORS: tuple[Vendor, ...] = ("anthropic", "google", "openrouter")
@@ -48,6 +49,12 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0  # wait before answering; longer than the client's timeout = a hang
     text: str | None = None  # answer text of a default success
+    # Streamed requests only: the answer's pieces (default: the text word by word), the wait
+    # before each, a break of the connection after that many pieces, and usage or none.
+    pieces: list[str] | None = None
+    piece_delay_s: float = 0.0
+    break_after: int | None = None
+    usage: bool = True
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,8 @@ class FakeVendorServer:
     def __init__(self) -> None:
         self._queues: dict[Vendor, deque[Reply]] = {v: deque() for v in VENDORS}
         self.received: list[Received] = []
+        # (vendor, time.monotonic()) of each streamed answer whose client hung up before its end.
+        self.disconnects: list[tuple[Vendor, float]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._released = asyncio.Event()
         self.url = ""
@@ -102,12 +111,15 @@ class FakeVendorServer:
         for queue in self._queues.values():
             queue.clear()
         self.received.clear()
+        self.disconnects.clear()
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._release_hanging)
 
     # ---- serving ---------------------------------------------------------------------------
 
-    async def _handle(self, vendor: Vendor, request: Request, model: str) -> Response:
+    async def _handle(
+        self, vendor: Vendor, request: Request, model: str
+    ) -> Response | StreamedAnswer:
         raw = await request.body()
         try:
             body = json.loads(raw)
@@ -119,10 +131,25 @@ class FakeVendorServer:
         reply = self._queues[vendor].popleft() if self._queues[vendor] else Reply()
         await self._wait(reply.delay_s)
         if reply.body is None and reply.status == 200:
+            if _streamed(vendor, request, body):
+                return self._stream(vendor, model, reply)
             return JSONResponse(success_body(vendor, model, reply.text), headers=reply.headers)
         if isinstance(reply.body, str | bytes):
             return Response(reply.body, status_code=reply.status, headers=reply.headers)
         return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers)
+
+    def _stream(self, vendor: Vendor, model: str, reply: Reply) -> StreamedAnswer:
+        text = reply.text if reply.text is not None else f"answer from {vendor} {model}"
+        words = text.split(" ")
+        pieces = reply.pieces or [w if i == 0 else " " + w for i, w in enumerate(words)]
+        usage = (TOKENS_IN, TOKENS_OUT) if reply.usage else None
+
+        def gone() -> None:
+            self.disconnects.append((vendor, time.monotonic()))
+
+        return StreamedAnswer(
+            sse_events(vendor, model, pieces, usage), reply.piece_delay_s, reply.break_after, gone
+        )
 
     async def _wait(self, seconds: float) -> None:
         if seconds <= 0:
@@ -138,15 +165,15 @@ class FakeVendorServer:
         self._released = asyncio.Event()
 
     def app(self) -> Starlette:
-        async def anthropic(request: Request) -> Response:
+        async def anthropic(request: Request) -> Response | StreamedAnswer:
             body = json.loads(await request.body() or b"{}")
             return await self._handle("anthropic", request, str(body.get("model", "")))
 
-        async def google(request: Request) -> Response:
+        async def google(request: Request) -> Response | StreamedAnswer:
             model = request.path_params["model_action"].split(":", 1)[0]
             return await self._handle("google", request, model)
 
-        async def openrouter(request: Request) -> Response:
+        async def openrouter(request: Request) -> Response | StreamedAnswer:
             body = json.loads(await request.body() or b"{}")
             return await self._handle("openrouter", request, str(body.get("model", "")))
 
@@ -157,6 +184,12 @@ class FakeVendorServer:
                 Route("/api/v1/chat/completions", openrouter, methods=["POST"]),
             ]
         )
+
+
+def _streamed(vendor: Vendor, request: Request, body: Any) -> bool:
+    if vendor == "google":
+        return request.url.path.endswith(":streamGenerateContent")
+    return isinstance(body, dict) and body.get("stream") is True
 
 
 def success_body(vendor: Vendor, model: str, text: str | None = None) -> dict[str, Any]:
