@@ -7,6 +7,8 @@ facts (`RouteCompleted`, `OverridesPublished`, `ServiceHeartbeat`). Every messag
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -38,6 +40,30 @@ def _not_blank(text: str) -> str:
 # The one rule for prompt text, on HTTP (/v1/route, /v1/chat/completions) and on the bus.
 PromptText = Annotated[
     str, AfterValidator(_not_blank), Field(min_length=1, json_schema_extra={"pattern": r"\S"})
+]
+
+
+MAX_FEATURES = 1024  # numbers in a stored context vector (2 KiB as float16)
+
+
+def _float16_base64(text: str) -> str:
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except binascii.Error:
+        raise ValueError("must be base64") from None
+    if len(raw) % 2 or len(raw) > 2 * MAX_FEATURES:
+        raise ValueError(f"must hold at most {MAX_FEATURES} float16 numbers (2 bytes each)")
+    return text
+
+
+# A vector of float16 as base64 (standard alphabet, padded): compact in JSON, exact to decode.
+Float16Vector = Annotated[
+    str,
+    AfterValidator(_float16_base64),
+    Field(
+        max_length=4 * ((2 * MAX_FEATURES + 2) // 3),
+        json_schema_extra={"contentEncoding": "base64", "pattern": r"^[A-Za-z0-9+/]*={0,2}$"},
+    ),
 ]
 
 
@@ -176,7 +202,17 @@ class RouteConstraints(BaseModel):
     model_config = STRICT
 
     max_cost_usd: float | None = Field(default=None, gt=0, description="per request, estimated")
-    min_quality: float | None = Field(default=None, ge=0, le=1)
+    min_quality: float | None = Field(
+        default=None, ge=0, le=1, description="absolute floor on a model's expected quality"
+    )
+    quality_target: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="the decision knob: the cheapest candidate whose predicted quality reaches "
+        "this fraction of the best candidate's is chosen (default: the key's target, then "
+        "QUALITY_TARGET)",
+    )
     allowed_providers: list[str] | None = None
     model: str | None = Field(default=None, description="force this catalog model id")
     allowed_models: list[str] | None = Field(
@@ -248,6 +284,13 @@ class RouteOutcome(Message):
     fallback_path: list[FallbackHop] = Field(default_factory=list)
     explored: bool = False
     override_version: int | None = Field(default=None, ge=0, le=INT32_MAX)
+    model_version: int | None = Field(
+        default=None,
+        ge=0,
+        le=INT32_MAX,
+        description="the learned quality model version that scored the candidates (None: "
+        "catalog priors)",
+    )
     decision_reason: str | None = None
     finish_reason: str | None = None
     error_kind: RouteErrorKind | None = None
@@ -311,6 +354,14 @@ class RouteCompleted(RouteOutcome):
 
     prompt_hash: str
     prompt_preview: str | None = None
+    features: Float16Vector | None = Field(
+        default=None,
+        description="the prompt's context vector at decision time (base64 of little-endian "
+        "float16), what the learner fits the quality model on; never the prompt's text",
+    )
+    context_version: int | None = Field(
+        default=None, ge=0, le=32767, description="how `features` were computed"
+    )
     api_key_id: str | None = None
     created_at: datetime = Field(default_factory=utcnow, strict=False)
 

@@ -2,13 +2,14 @@
 
     optimizer keys create --scope client --name billing-app --rpm 60 --daily-budget-usd 5 \
         --allowed-models gemini-2.5-flash,claude-haiku-4-5 --min-quality 0.85 \
-        --max-cost-per-request-usd 0.01
+        --quality-target 0.9 --max-cost-per-request-usd 0.01
     optimizer keys update key_0123456789ab --allowed-providers anthropic,openrouter
     optimizer keys update key_0123456789ab --allowed-models none   # clears a rule
     optimizer keys list [--json]
     optimizer keys revoke key_0123456789ab
 
-Model rules (allowed models and providers, default quality target, cost ceiling per request)
+Model rules (allowed models and providers, quality floor, default quality target, cost ceiling
+per request)
 are enforced by the routing policy, fallbacks included. An update reaches every ingress within
 AUTH_CACHE_TTL_S.
 
@@ -65,7 +66,13 @@ def _add_settings(parser: argparse.ArgumentParser) -> None:
         "--allowed-providers", type=_optional(_names), help="comma separated provider keys"
     )
     parser.add_argument(
-        "--min-quality", type=_optional(_quality), help="default quality target 0-1"
+        "--min-quality", type=_optional(_quality), help="absolute floor on expected quality 0-1"
+    )
+    parser.add_argument(
+        "--quality-target",
+        type=_optional(_quality),
+        help="default decision knob 0-1: the cheapest model predicted to reach this share "
+        "of the best one's quality (a request's constraints.quality_target wins)",
     )
     parser.add_argument(
         "--max-cost-per-request-usd",
@@ -151,6 +158,9 @@ def _rules_text(row: dict[str, Any]) -> str:
         f"models={','.join(row['allowed_models'])}" if row["allowed_models"] else "",
         f"providers={','.join(row['allowed_providers'])}" if row["allowed_providers"] else "",
         f"min_quality={float(row['min_quality']):g}" if row["min_quality"] is not None else "",
+        f"quality_target={float(row['quality_target']):g}"
+        if row["quality_target"] is not None
+        else "",
         f"max/request=${float(row['max_cost_per_request_usd']):g}"
         if row["max_cost_per_request_usd"] is not None
         else "",

@@ -148,7 +148,7 @@ class Worker:
             await asyncio.sleep(self.settings.heartbeat_interval_s)
 
 
-async def periodic(interval_s: float, action: Callable[[], Awaitable[None]]) -> None:
+async def periodic(interval_s: float, action: Callable[[], Awaitable[object]]) -> None:
     """Run `action` every `interval_s` seconds until cancelled; errors are logged, not fatal."""
     while True:
         try:

@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     catalog_overlay_path: str | None = None
     default_premium_model: str = "claude-opus-4-5"
     quality_floor: float = Field(default=0.8, ge=0, le=1)
+    # The one decision knob: the cheapest candidate whose predicted quality reaches this share
+    # of the best candidate's. A request's `constraints.quality_target`, else its key's, wins.
+    quality_target: float = Field(default=0.95, ge=0, le=1)
     exploration_rate: float = Field(default=0.05, ge=0, le=1)
     override_min_confidence: Literal["low", "medium", "high"] = "medium"
 
@@ -114,6 +117,10 @@ class Settings(BaseSettings):
     # Unset: the floor rule (cheapest model whose bound clears the threshold). Set: the value
     # rule, best bound x value - cost, with this many USD as the worth of a good answer.
     learner_value_per_good_usd: float | None = Field(default=None, gt=0)
+
+    # Context vectors stored per request (float16, no text) are deleted after this many days;
+    # the learned model keeps what it learned from them. Keep it >= LEARNER_WINDOW_DAYS.
+    feature_retention_days: int = Field(default=30, ge=1)
 
     store_prompt_preview: bool = False
     heartbeat_interval_s: float = Field(default=5.0, gt=0)

@@ -3,7 +3,8 @@
 The rules become route constraints, so the policy enforces them while it chooses and while it
 builds the fallback chain (never by a check after the choice): a key limited to two models is
 never answered by a third, even when both fail. A request may narrow its key's rules but not
-widen them; its own `min_quality` replaces the key's default quality target.
+widen them; its own `min_quality` replaces the key's quality floor, its own `quality_target`
+the key's default target.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ def constrain(key: ApiKeyInfo | None, constraints: RouteConstraints) -> RouteCon
             "min_quality": constraints.min_quality
             if constraints.min_quality is not None
             else key.min_quality,
+            "quality_target": constraints.quality_target
+            if constraints.quality_target is not None
+            else key.quality_target,
             "max_cost_usd": min(
                 (c for c in (constraints.max_cost_usd, key.max_cost_per_request_usd) if c),
                 default=None,

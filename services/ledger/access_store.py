@@ -64,6 +64,7 @@ def _info(row: asyncpg.Record) -> ApiKeyInfo:
         allowed_models=row["allowed_models"],
         allowed_providers=row["allowed_providers"],
         min_quality=_number(row["min_quality"]),
+        quality_target=_number(row["quality_target"]),
         max_cost_per_request_usd=_number(row["max_cost_per_request_usd"]),
     )
 
@@ -71,7 +72,7 @@ def _info(row: asyncpg.Record) -> ApiKeyInfo:
 async def find_key(pool: asyncpg.Pool, key_hash: str) -> ApiKeyInfo | None:
     row = await pool.fetchrow(
         """SELECT id, name, scope, rpm_limit, daily_budget_usd, revoked_at, allowed_models,
-                  allowed_providers, min_quality, max_cost_per_request_usd
+                  allowed_providers, min_quality, quality_target, max_cost_per_request_usd
            FROM api_keys WHERE key_hash = $1""",
         key_hash,
     )
@@ -208,6 +209,7 @@ KEY_SETTINGS = (
     "allowed_models",
     "allowed_providers",
     "min_quality",
+    "quality_target",
     "max_cost_per_request_usd",
 )
 
@@ -252,7 +254,8 @@ async def list_keys(pool: asyncpg.Pool) -> list[dict[str, Any]]:
     rows = await pool.fetch(
         """SELECT k.id, k.name, k.scope, k.rpm_limit, k.daily_budget_usd, k.created_at,
                   k.revoked_at, k.allowed_models, k.allowed_providers, k.min_quality,
-                  k.max_cost_per_request_usd, coalesce(s.spent_usd, 0) AS spent_today_usd,
+                  k.quality_target, k.max_cost_per_request_usd,
+                  coalesce(s.spent_usd, 0) AS spent_today_usd,
                   coalesce(s.requests, 0) AS requests_today
            FROM api_keys k
            LEFT JOIN api_key_daily_spend s

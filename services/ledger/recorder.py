@@ -1,4 +1,4 @@
-"""Store RouteCompleted events in batches: one transaction and four statements per batch.
+"""Store RouteCompleted events in batches: one transaction and five statements per batch.
 
 One transaction per event cost five round trips to PostgreSQL; under load the recorder was the
 busiest part of the feedback worker. Handlers still ack one message at a time, each only after
@@ -17,6 +17,7 @@ import asyncpg
 
 from schemas.messages import RouteCompleted
 from services.ledger import access_store
+from shared.routing.stored_features import stored_bytes
 from shared.storage.db import TRANSIENT_DB_ERRORS, with_db_retry
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ _COLUMNS = (
     ("finish_reason", "text"), ("error_kind", "text"), ("error_message", "text"),
     ("prompt_hash", "text"), ("prompt_preview", "text"), ("api_key_id", "text"),
     ("streamed", "boolean"), ("first_token_ms", "double precision"), ("answer_chars", "integer"),
+    ("model_version", "integer"),
 )  # fmt: skip
 
 # jsonb travels as text: asyncpg would read a list inside an array as another dimension.
@@ -46,6 +48,13 @@ FROM unnest({
 ON CONFLICT (request_id) DO NOTHING
 RETURNING request_id
 """  # noqa: S608 - column names are constants
+
+# Beside its row, in the same transaction: a redelivered event stores nothing twice.
+_INSERT_FEATURES = """
+INSERT INTO request_features (request_id, created_at, context_version, features)
+SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::smallint[], $4::bytea[])
+ON CONFLICT (request_id) DO NOTHING
+"""
 
 # Feedback parked before its request row existed joins production_feedback in the same
 # transaction that stores the row.
@@ -73,11 +82,20 @@ def _column_arrays(events: Sequence[RouteCompleted]) -> list[list[object]]:
             e.latency_ms, e.attempts, _hops_json(e), e.explored,
             e.override_version, e.decision_reason, e.finish_reason, e.error_kind,
             e.error_message, e.prompt_hash, e.prompt_preview, e.api_key_id,
-            e.streamed, e.first_token_ms, e.answer_chars,
+            e.streamed, e.first_token_ms, e.answer_chars, e.model_version,
         )
         for e in events
     ]  # fmt: skip
     return [list(column) for column in zip(*rows, strict=True)]
+
+
+def _feature_arrays(events: Sequence[RouteCompleted]) -> list[list[object]]:
+    return [
+        [e.request_id for e in events],
+        [e.created_at for e in events],
+        [e.context_version for e in events],
+        [stored_bytes(e.features or "") for e in events],
+    ]
 
 
 async def record_completions(pool: asyncpg.Pool, events: Sequence[RouteCompleted]) -> set[UUID]:
@@ -87,6 +105,9 @@ async def record_completions(pool: asyncpg.Pool, events: Sequence[RouteCompleted
     async with pool.acquire() as conn, conn.transaction():
         rows = await conn.fetch(_INSERT_MANY, *_column_arrays(unique))
         inserted = {row["request_id"] for row in rows}
+        with_features = [e for e in unique if e.features and e.context_version is not None]
+        if with_features:
+            await conn.execute(_INSERT_FEATURES, *_feature_arrays(with_features))
         await conn.execute(ADOPT_PENDING, ids)
         await access_store.settle_many(conn, unique, inserted)
     return inserted

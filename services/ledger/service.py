@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 # Parked ratings are swept at least this often (more often for a short PENDING_FEEDBACK_TTL_S).
 _EXPIRY_SWEEP_S = 300.0
+# Stored features older than FEATURE_RETENTION_DAYS are deleted this often (retention is days).
+_FEATURE_SWEEP_S = 3600.0
 
 
 class LedgerService(Worker):
@@ -64,6 +66,14 @@ class LedgerService(Worker):
         self.spawn(periodic(self.settings.heartbeat_interval_s, self._check_database))
         ttl = self.settings.pending_feedback_ttl_s
         self.spawn(periodic(min(ttl / 2, _EXPIRY_SWEEP_S), self._expire_pending))
+        self.spawn(periodic(_FEATURE_SWEEP_S, self.expire_features))
+
+    async def expire_features(self) -> int:
+        """Delete context vectors past FEATURE_RETENTION_DAYS (also run every hour)."""
+        deleted = await store.expire_features(self.pool, self.settings.feature_retention_days)
+        if deleted:
+            log.info("%d stored feature vectors expired", deleted)
+        return deleted
 
     async def _expire_pending(self) -> None:
         expired = await store.expire_pending(self.pool, self.settings.pending_feedback_ttl_s)

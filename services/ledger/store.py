@@ -94,6 +94,27 @@ async def expire_pending(pool: asyncpg.Pool, ttl_s: float) -> int:
     return int(status.rsplit(" ", 1)[-1])
 
 
+# Old features go in slices of this many rows: one short transaction each, no long lock.
+_EXPIRE_SLICE = 10_000
+
+
+async def expire_features(pool: asyncpg.Pool, retention_days: int) -> int:
+    """Delete stored context vectors older than `retention_days` days; how many."""
+    deleted = 0
+    while True:
+        status: str = await pool.execute(
+            """DELETE FROM request_features WHERE request_id IN (
+                   SELECT request_id FROM request_features
+                   WHERE created_at < now() - $1::interval LIMIT $2)""",
+            timedelta(days=retention_days),
+            _EXPIRE_SLICE,
+        )
+        count = int(status.rsplit(" ", 1)[-1])
+        deleted += count
+        if count < _EXPIRE_SLICE:
+            return deleted
+
+
 async def feedback_summary(pool: asyncpg.Pool, days: int) -> dict[str, Any]:
     """Totals and averages per model and per pattern over the last `days` days."""
     # asyncpg binds an interval parameter from a timedelta only (a string is a DataError).

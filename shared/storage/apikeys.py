@@ -37,6 +37,8 @@ class ApiKeyInfo(BaseModel):
     allowed_models: list[str] | None = None
     allowed_providers: list[str] | None = None
     min_quality: float | None = Field(default=None, ge=0, le=1)
+    # The key's default for constraints.quality_target (the decision knob).
+    quality_target: float | None = Field(default=None, ge=0, le=1)
     max_cost_per_request_usd: float | None = Field(default=None, gt=0)
 
     @property
@@ -49,6 +51,7 @@ class ApiKeyInfo(BaseModel):
             self.allowed_models is not None
             or self.allowed_providers is not None
             or self.min_quality is not None
+            or self.quality_target is not None
             or self.max_cost_per_request_usd is not None
         )
 

@@ -242,6 +242,8 @@ async def test_cli_sets_updates_and_clears_a_keys_model_rules(
         "gemini-2.5-flash,claude-haiku-4-5",
         "--min-quality",
         "0.85",
+        "--quality-target",
+        "0.9",
         "--max-cost-per-request-usd",
         "0.01",
     )
@@ -250,6 +252,9 @@ async def test_cli_sets_updates_and_clears_a_keys_model_rules(
     stored = await db.fetchrow("SELECT * FROM api_keys WHERE id = $1", key_id)
     assert stored["allowed_models"] == ["gemini-2.5-flash", "claude-haiku-4-5"]
     assert float(stored["min_quality"]) == 0.85
+    assert float(stored["quality_target"]) == 0.9
+    found = await access_store.find_key(db, stored["key_hash"])
+    assert found is not None and found.quality_target == 0.9
     assert float(stored["max_cost_per_request_usd"]) == 0.01
     code, _, err = await _cli(
         url, "update", key_id, "--allowed-models", "none", "--allowed-providers", "nowhere"
