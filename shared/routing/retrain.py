@@ -1,4 +1,5 @@
-"""The retrain step: aggregated feedback in, the next override set and its trials out.
+"""The retrain steps: aggregated feedback in, the next override set and its trials out; and
+rated outcomes in, the next quality model of the bandit out (`retrain_quality_model`).
 
 The learner service calls it over its SQL aggregate, the replay evaluator over simulated
 feedback: one function, so that what the replay measures is what production runs. Pure; the
@@ -11,6 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from schemas.messages import Override
+from shared.routing.bandit.outcomes import Outcome
+from shared.routing.bandit.quality_model import QualityModel
 from shared.routing.catalog import Catalog
 from shared.routing.learning import (
     ModelStats,
@@ -77,3 +80,10 @@ def retrain(evidence: Iterable[ModelStats], catalog: Catalog, rule: RetrainRule)
         )  # fmt: skip
         trials = {key: list(models) for key, models in chosen.items()}
     return Retrained(overrides, trials, stats)
+
+
+def retrain_quality_model(model: QualityModel, new_outcomes: Iterable[Outcome]) -> QualityModel:
+    """The bandit's retrain step: the current posterior updated with the ratings since it was
+    fitted (incremental: each outcome is learned once). Returns a new model, version unchanged:
+    the caller sets the version it publishes (`QualityModel.with_version`)."""
+    return model.updated(new_outcomes)

@@ -1,0 +1,123 @@
+"""The bandit's decision: the cheapest model good enough, and Thompson-sampled exploration.
+
+Greedy rule (the knob): among the candidates, the cheapest whose predicted quality is at least
+`quality_target` x the best candidate's predicted quality.
+
+Exploration (Thompson sampling): each candidate's logit is drawn from its posterior and the same
+rule is applied to the drawn qualities. When the drawn choice is cheaper than the greedy one, it
+is tried instead and the choice is marked `explored`: models whose quality is still uncertain
+are drawn high now and then, and less so as evidence narrows them, so exploration fades by
+itself. A drawn choice dearer than the greedy one is never taken.
+
+Budget: an explored answer may be bad; its charge is the expected cost of redoing it with the
+greedy choice, (1 - predicted quality of the explored model) x greedy cost. Exploration happens
+only while charges so far stay within `share` x the money routing saved against the baseline
+(this decision's saving included). `ExplorationBudget` keeps both sums.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from shared.routing.bandit.params import BanditParams
+from shared.routing.bandit.quality_model import QualityModel, quality_moments, sigmoid
+from shared.routing.catalog import ModelSpec
+from shared.routing.learning import expected_cost
+
+
+@dataclass(slots=True)
+class ExplorationBudget:
+    """What routing saved against the baseline and what exploration was charged, in USD."""
+
+    share: float = BanditParams().exploration_share
+    saved_usd: float = 0.0
+    spent_usd: float = 0.0
+
+    def allows(self, charge_usd: float, saving_usd: float) -> bool:
+        """Whether an exploration charged `charge_usd`, on a decision saving `saving_usd`,
+        keeps the spend within the share of the savings."""
+        return self.spent_usd + charge_usd <= self.share * (self.saved_usd + saving_usd)
+
+    def record(self, saving_usd: float, charge_usd: float = 0.0) -> None:
+        self.saved_usd += saving_usd
+        self.spent_usd += charge_usd
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateEstimate:
+    """One candidate as the bandit saw it: predicted quality (0-1), its standard deviation, and
+    the expected cost of this request in USD."""
+
+    model_id: str
+    predicted_quality: float
+    uncertainty: float
+    expected_cost: float
+
+
+@dataclass(frozen=True, slots=True)
+class BanditChoice:
+    """The model to use, whether it was an exploration, and every candidate's estimate."""
+
+    model_id: str
+    explored: bool
+    greedy_model_id: str
+    estimates: tuple[CandidateEstimate, ...]
+    exploration_charge_usd: float = 0.0
+
+    def estimate(self, model_id: str) -> CandidateEstimate:
+        return next(e for e in self.estimates if e.model_id == model_id)
+
+
+def _rule(qualities: Sequence[float], order: Sequence[int], target: float) -> int:
+    """Index of the cheapest (first in `order`) candidate within `target` of the best."""
+    bar = target * max(qualities)
+    return next(i for i in order if qualities[i] >= bar)
+
+
+def choose(
+    candidates: Sequence[ModelSpec],
+    model: QualityModel,
+    x: np.ndarray,
+    quality_target: float,
+    rng: random.Random,
+    budget: ExplorationBudget | None,
+    *,
+    costs: Mapping[str, float] | None = None,
+    baseline_cost: float | None = None,
+) -> BanditChoice:
+    """Choose among `candidates` for the prompt whose context vector is `x` (module doc).
+
+    `costs`: expected USD of this request per candidate (default: a typical request at list
+    price). `baseline_cost`: what the baseline model would cost (default: the dearest
+    candidate). `budget` None: no exploration (the final greedy policy); otherwise the decision's
+    saving and any exploration charge are recorded in it.
+    """
+    if not candidates:
+        raise ValueError("no candidate to choose from")
+    ids = [c.id for c in candidates]
+    cost = [costs[i] for i in ids] if costs is not None else [expected_cost(c) for c in candidates]
+    order = sorted(range(len(ids)), key=lambda i: (cost[i], ids[i]))
+    mu, sd = model.logit_moments(ids, x)
+    quality, spread = quality_moments(mu, sd)
+    greedy = _rule(quality.tolist(), order, quality_target)
+    chosen, charge = greedy, 0.0
+    if budget is not None:
+        baseline = baseline_cost if baseline_cost is not None else max(cost)
+        normals = np.fromiter((rng.gauss(0.0, 1.0) for _ in ids), np.float64, len(ids))
+        drawn = sigmoid(mu + sd * normals)
+        sampled = _rule(drawn.tolist(), order, quality_target)
+        if cost[sampled] < cost[greedy]:
+            charge = (1.0 - float(quality[sampled])) * cost[greedy]
+            if budget.allows(charge, baseline - cost[sampled]):
+                chosen = sampled
+            else:
+                charge = 0.0
+        budget.record(baseline - cost[chosen], charge)
+    estimates = tuple(
+        CandidateEstimate(ids[i], float(quality[i]), float(spread[i]), cost[i]) for i in order
+    )
+    return BanditChoice(ids[chosen], chosen != greedy, ids[greedy], estimates, charge)
