@@ -41,7 +41,7 @@ CALLER_MESSAGE: dict[str, str] = {
 _PASSED_ON = {"no_candidate", "invalid_message"}
 
 
-def _caller_message(kind: str, worker_message: object) -> str:
+def caller_message(kind: str, worker_message: object) -> str:
     if kind in _PASSED_ON and isinstance(worker_message, str) and worker_message:
         return worker_message[:500]
     return CALLER_MESSAGE.get(kind, "the request failed")
@@ -86,11 +86,17 @@ async def rpc_json(
     except ValueError as exc:
         raise ApiError(502, "bad_reply", "a worker sent an unreadable reply", extra=extra) from exc
     if payload.get("ok") is False:
-        kind = str(payload.get("error_kind") or "upstream_error")
-        raise ApiError(
-            STATUS_BY_KIND.get(kind, 502),  # type: ignore[call-overload]
-            kind,
-            _caller_message(kind, payload.get("error_message")),
-            extra={**extra, **{k: payload[k] for k in ("fallback_path",) if payload.get(k)}},
-        )
+        raise reply_error(payload, extra)
     return payload
+
+
+def reply_error(payload: dict[str, Any], extra: dict[str, object]) -> ApiError:
+    """The ApiError for a worker's failed reply (`ok` false): its status, kind and a message
+    for the caller; `extra` (the request id) goes into the error body."""
+    kind = str(payload.get("error_kind") or "upstream_error")
+    return ApiError(
+        STATUS_BY_KIND.get(kind, 502),  # type: ignore[call-overload]
+        kind,
+        caller_message(kind, payload.get("error_message")),
+        extra={**extra, **{k: payload[k] for k in ("fallback_path",) if payload.get(k)}},
+    )

@@ -7,6 +7,7 @@ deadline and the key's rate and budget before publishing the RouteRequest.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
@@ -18,6 +19,7 @@ from services.ingress.deadlines import caller_timeout, deadline_after
 from services.ingress.errors import ApiError
 from services.ingress.key_rules import constrain
 from services.ingress.limits import admit, check_input
+from services.ingress.streaming import EventStream, Renderer, open_event_stream
 from shared.messaging.topology import ROUTE_REQUESTS
 
 AUTO = "auto"
@@ -41,6 +43,7 @@ def chat_command(
     options: GenerationOptions,
     forced: str | None,
     max_tokens: int,
+    stream: bool = False,
 ) -> tuple[RouteRequest, float]:
     """The RouteRequest for a chat, and how long its caller waits (raises 413/422)."""
     state = ingress(request)
@@ -54,6 +57,7 @@ def chat_command(
         options=options,
         api_key_id=caller(request).api_key_id,
         deadline_at=deadline_after(timeout_s),
+        stream=stream,
     )
     return command, timeout_s
 
@@ -78,3 +82,17 @@ async def route_chat(
         cancel_on_timeout=True,
     )
     return request_id, payload
+
+
+async def stream_chat(
+    request: Request,
+    messages: list[ChatMessage],
+    options: GenerationOptions,
+    forced: str | None,
+    max_tokens: int,
+    renderer: Callable[[str], Renderer],
+) -> EventStream:
+    """The streamed answer of a chat, in the format `renderer(request_id)` writes."""
+    command, timeout_s = chat_command(request, messages, options, forced, max_tokens, stream=True)
+    await admit(request, command)
+    return await open_event_stream(ingress(request), command, timeout_s, renderer)

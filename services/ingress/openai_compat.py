@@ -10,20 +10,19 @@ with a 422 naming it. `stream: true` is served as server-sent events.
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from fastapi import Request, Response
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.ingress.bus_calls import ingress
 from services.ingress.caller import caller
-from services.ingress.chat_call import AUTO, UNKNOWN_MODEL, forced_model, route_chat
+from services.ingress.chat_call import AUTO, UNKNOWN_MODEL, forced_model, route_chat, stream_chat
 from services.ingress.errors import ApiError
 from services.ingress.key_rules import may_use
+from services.ingress.openai_answer import OpenAIChunks, completion_object
 from services.ingress.openai_request import refuse_unsupported, to_chat, to_options
 from services.ingress.strict_json import strict_router
 
@@ -31,19 +30,6 @@ router = strict_router(prefix="/v1", tags=["openai-compatible"])
 
 DEFAULT_MAX_TOKENS = 512
 _CREATED = 1_700_000_000  # catalog models carry no creation date; any fixed time will do
-
-# Vendors' stop reasons as OpenAI names them.
-_FINISH = {
-    "stop": "stop",
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "length": "length",
-    "max_tokens": "length",
-    "safety": "content_filter",
-    "content_filter": "content_filter",
-    "recitation": "content_filter",
-    "tool_calls": "tool_calls",
-}
 
 
 class ContentPart(BaseModel):
@@ -80,71 +66,6 @@ class ChatCompletionBody(BaseModel):
     tool_choice: str | dict[str, Any] | None = None
 
 
-def completion_object(payload: dict[str, Any], request_id: str, created: int) -> dict[str, Any]:
-    """A `chat.completion` from the router's reply."""
-    tokens_in = int(payload.get("tokens_in") or 0)
-    tokens_out = int(payload.get("tokens_out") or 0)
-    reason = str(payload.get("finish_reason") or "stop").lower()
-    message: dict[str, Any] = {"role": "assistant", "content": payload.get("answer") or ""}
-    calls = payload.get("tool_calls") or []
-    if calls:
-        message["content"] = payload.get("answer") or None
-        message["tool_calls"] = [
-            {
-                "id": call["id"],
-                "type": "function",
-                "function": {"name": call["name"], "arguments": call["arguments"]},
-            }
-            for call in calls
-        ]
-        reason = "tool_calls"
-    return {
-        "id": request_id,
-        "object": "chat.completion",
-        "created": created,
-        "model": payload.get("model"),
-        "choices": [
-            {
-                "index": 0,
-                "message": message,
-                "finish_reason": _FINISH.get(reason, "stop"),
-                "logprobs": None,
-            }
-        ],
-        "usage": {
-            "prompt_tokens": tokens_in,
-            "completion_tokens": tokens_out,
-            "total_tokens": tokens_in + tokens_out,
-        },
-        "system_fingerprint": None,
-        # Our additions; OpenAI clients ignore fields they do not know.
-        "provider": payload.get("provider"),
-        "cost_usd": payload.get("cost_usd"),
-        "savings_usd": payload.get("savings_usd"),
-        "pattern": payload.get("pattern"),
-        "fallback_path": payload.get("fallback_path") or [],
-    }
-
-
-def stream_events(completion: dict[str, Any], include_usage: bool) -> list[str]:
-    """The completion as `chat.completion.chunk` server-sent events, ending with [DONE]."""
-    base = {k: completion[k] for k in ("id", "created", "model", "system_fingerprint")}
-    base["object"] = "chat.completion.chunk"
-    choice = completion["choices"][0]
-    content = {"role": "assistant", "content": choice["message"]["content"]}
-    calls = choice["message"].get("tool_calls")
-    if calls:
-        # Tool-call deltas as OpenAI streams them: each call whole, with its index.
-        content["tool_calls"] = [{"index": i, **call} for i, call in enumerate(calls)]
-    chunks: list[dict[str, Any]] = [
-        {**base, "choices": [{"index": 0, "delta": content, "finish_reason": None}]},
-        {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]},
-    ]
-    if include_usage:
-        chunks.append({**base, "choices": [], "usage": completion["usage"]})
-    return [f"data: {json.dumps(chunk)}\n\n" for chunk in chunks] + ["data: [DONE]\n\n"]
-
-
 @router.post(
     "/chat/completions",
     responses={404: {"description": "unknown model"}, 413: {}, 422: {}, 429: {}, 502: {}, 504: {}},
@@ -164,19 +85,19 @@ async def answer(request: Request, body: ChatCompletionBody) -> Response:
     messages = to_chat(body.messages)
     options = to_options(body)
     max_tokens = body.max_completion_tokens or body.max_tokens or DEFAULT_MAX_TOKENS
-    request_id, payload = await route_chat(request, messages, options, forced, max_tokens)
-    completion = completion_object(payload, request_id, int(time.time()))
-    headers = {"x-request-id": request_id}
     if body.stream:
         include_usage = bool((body.stream_options or {}).get("include_usage"))
-        events = stream_events(completion, include_usage)
-
-        async def send() -> AsyncIterator[str]:
-            for event in events:
-                yield event
-
-        return StreamingResponse(send(), media_type="text/event-stream", headers=headers)
-    return JSONResponse(completion, headers=headers)
+        return await stream_chat(
+            request,
+            messages,
+            options,
+            forced,
+            max_tokens,
+            lambda request_id: OpenAIChunks(request_id, include_usage),
+        )
+    request_id, payload = await route_chat(request, messages, options, forced, max_tokens)
+    completion = completion_object(payload, request_id, int(time.time()))
+    return JSONResponse(completion, headers={"x-request-id": request_id})
 
 
 def _model_entry(model_id: str, owner: str, available: bool) -> dict[str, Any]:

@@ -7,6 +7,7 @@ common case without reaching FastAPI and handed everything else to it.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
@@ -55,6 +56,30 @@ class FakeRpc:
         refusal = {"admitted": False, "reason": "rate_limited", "message": "1 request per minute"}
         decision = {**refusal, "retry_after_s": 2.5, "limit": "rpm"}
         return json.dumps({"ok": True, "data": decision}).encode()
+
+    async def open_stream(
+        self, queue: str, message: RouteRequest, timeout: float, correlation_id: str
+    ) -> asyncio.Queue[FakeDelivery]:
+        """The canned answer as a router streams it: two chunks, then the end."""
+        replies: asyncio.Queue[FakeDelivery] = asyncio.Queue()
+        request_id = str(message.request_id)
+        for seq, delta in enumerate(("Par", "is.")):
+            chunk = {"request_id": request_id, "seq": seq, "delta": delta, "model": "m"}
+            replies.put_nowait(FakeDelivery("chunk", json.dumps(chunk).encode()))
+        end = {**self.reply, "request_id": request_id, "chunks": 2}
+        replies.put_nowait(FakeDelivery("end", json.dumps(end).encode()))
+        return replies
+
+    def close_stream(self, correlation_id: str) -> None:
+        return None
+
+
+@dataclass
+class FakeDelivery:
+    """What the streamed replies' consumer reads of an AMQP delivery."""
+
+    type: str
+    body: bytes
 
 
 @dataclass

@@ -7,11 +7,8 @@ import json
 import pytest
 
 from services.ingress.errors import ApiError
-from services.ingress.openai_compat import (
-    ChatCompletionBody,
-    completion_object,
-    stream_events,
-)
+from services.ingress.openai_answer import OpenAIChunks, completion_object
+from services.ingress.openai_compat import ChatCompletionBody
 from services.ingress.openai_request import refuse_unsupported, to_chat, to_options
 
 
@@ -152,12 +149,31 @@ def test_completion_object_has_openai_fields_and_our_request_id() -> None:
     assert completion["usage"] == {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15}
 
 
-def test_stream_is_chunks_then_done() -> None:
-    completion = completion_object(REPLY, "id-1", 1)
-    events = stream_events(completion, include_usage=True)
-    assert events[-1] == "data: [DONE]\n\n"
-    chunks = [json.loads(e.removeprefix("data: ")) for e in events[:-1]]
-    assert all(c["object"] == "chat.completion.chunk" and c["id"] == "id-1" for c in chunks)
-    assert chunks[0]["choices"][0]["delta"]["content"] == "Paris."
-    assert chunks[1]["choices"][0]["finish_reason"] == "length"
-    assert chunks[2]["usage"]["total_tokens"] == 15
+def _events(text: str) -> list[dict[str, object]]:
+    assert text.endswith("\n\n")
+    return [json.loads(e.removeprefix("data: ")) for e in text.split("\n\n")[:-1]]
+
+
+def test_stream_is_role_then_deltas_then_finish_usage_and_done() -> None:
+    chunks = OpenAIChunks("id-1", include_usage=True)
+    events = _events(chunks.opening("simulated-mini") + chunks.piece("Par") + chunks.piece("is."))
+    closing = chunks.closing(REPLY)
+    assert closing.endswith("data: [DONE]\n\n")
+    events += _events(closing.removesuffix("data: [DONE]\n\n"))
+    assert all(e["object"] == "chat.completion.chunk" and e["id"] == "id-1" for e in events)
+    deltas = [e["choices"][0]["delta"] for e in events if e["choices"]]  # type: ignore[index]
+    assert deltas[0] == {"role": "assistant", "content": ""}
+    assert "".join(d.get("content") or "" for d in deltas) == "Paris."
+    assert events[-2]["choices"][0]["finish_reason"] == "length"  # type: ignore[index]
+    assert events[-1]["choices"] == [] and events[-1]["usage"]["total_tokens"] == 15  # type: ignore[index]
+
+
+def test_a_failure_after_the_first_text_is_an_error_event_the_sdk_raises() -> None:
+    chunks = OpenAIChunks("id-2", include_usage=False)
+    error = ApiError(502, "stream_interrupted", "the answer broke off", extra={"request_id": "x"})
+    (event,) = _events(chunks.failure(error))
+    assert event["error"] == {
+        "type": "stream_interrupted",
+        "message": "the answer broke off",
+        "request_id": "x",
+    }
