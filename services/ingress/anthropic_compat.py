@@ -13,12 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Request, Response
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from schemas.messages import GenerationOptions, ToolSpec
-from services.ingress.anthropic_wire import message_object, stream_events, to_chat
-from services.ingress.chat_call import forced_model, route_chat
+from services.ingress.anthropic_wire import AnthropicEvents, message_object, to_chat
+from services.ingress.chat_call import forced_model, route_chat, stream_chat
 from services.ingress.errors import ApiError
 from services.ingress.openai_request import invalid
 from services.ingress.strict_json import strict_router
@@ -57,20 +57,15 @@ async def create_message(body: AnthropicMessagesBody, request: Request) -> Respo
         raise ApiError(422, "unsupported", "extended thinking is not supported")
     forced = forced_model(request, body.model)
     messages = to_chat(body.system, body.messages)
+    if body.stream:
+        return await stream_chat(
+            request, messages, _options(body), forced, body.max_tokens, AnthropicEvents
+        )
     request_id, payload = await route_chat(
         request, messages, _options(body), forced, body.max_tokens
     )
     message = message_object(payload, request_id)
-    headers = {"x-request-id": request_id}
-    if body.stream:
-        events = stream_events(message)
-
-        async def send() -> Any:
-            for event in events:
-                yield event
-
-        return StreamingResponse(send(), media_type="text/event-stream", headers=headers)
-    return JSONResponse(message, headers=headers)
+    return JSONResponse(message, headers={"x-request-id": request_id})
 
 
 def _options(body: AnthropicMessagesBody) -> GenerationOptions:

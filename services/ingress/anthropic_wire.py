@@ -145,42 +145,73 @@ def message_object(payload: dict[str, Any], request_id: str) -> dict[str, Any]:
     }
 
 
-def stream_events(message: dict[str, Any]) -> list[str]:
-    """The message as Anthropic's server-sent events: start, each block, delta, stop."""
-    start = {**message, "content": [], "stop_reason": None}
-    start["usage"] = {**message["usage"], "output_tokens": 0}
-    events = [_event("message_start", {"type": "message_start", "message": start})]
-    for index, block in enumerate(message["content"]):
-        if block["type"] == "text":
-            empty: dict[str, Any] = {"type": "text", "text": ""}
-            delta = {"type": "text_delta", "text": block["text"]}
-        else:
-            empty = {**block, "input": {}}
+class AnthropicEvents:
+    """services/ingress/streaming.Renderer for Anthropic's Messages events: message_start,
+    a text block whose deltas are the chunks, the complete tool_use blocks (a request with
+    tools is answered whole), message_delta (stop reason, usage), message_stop. A failure
+    after the first text is an `error` event, which the anthropic SDK raises."""
+
+    def __init__(self, request_id: str) -> None:
+        self.request_id = request_id
+
+    def opening(self, model: str | None) -> str:
+        start: dict[str, Any] = {
+            "id": self.request_id,
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            # Known at the end only; message_delta carries both counts.
+            "usage": {"input_tokens": 0, "output_tokens": 0},
+        }
+        text_block = {"type": "text", "text": ""}
+        return _event("message_start", {"type": "message_start", "message": start}) + _event(
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": text_block},
+        )
+
+    def piece(self, text: str) -> str:
+        delta = {"type": "text_delta", "text": text}
+        return _event(
+            "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}
+        )
+
+    def closing(self, end: dict[str, Any]) -> str:
+        message = message_object({**end, "answer": None}, self.request_id)
+        events = _event("content_block_stop", {"type": "content_block_stop", "index": 0})
+        for index, block in enumerate(message["content"], start=1):
             delta = {"type": "input_json_delta", "partial_json": json.dumps(block["input"])}
-        events += [
-            _event(
-                "content_block_start",
-                {"type": "content_block_start", "index": index, "content_block": empty},
-            ),
-            _event(
-                "content_block_delta",
-                {"type": "content_block_delta", "index": index, "delta": delta},
-            ),
-            _event("content_block_stop", {"type": "content_block_stop", "index": index}),
-        ]
-    end = {"stop_reason": message["stop_reason"], "stop_sequence": None}
-    events += [
-        _event(
-            "message_delta",
-            {
-                "type": "message_delta",
-                "delta": end,
-                "usage": {"output_tokens": message["usage"]["output_tokens"]},
-            },
-        ),
-        _event("message_stop", {"type": "message_stop"}),
-    ]
-    return events
+            events += (
+                _event(
+                    "content_block_start",
+                    {
+                        "type": "content_block_start",
+                        "index": index,
+                        "content_block": {**block, "input": {}},
+                    },
+                )
+                + _event(
+                    "content_block_delta",
+                    {"type": "content_block_delta", "index": index, "delta": delta},
+                )
+                + _event("content_block_stop", {"type": "content_block_stop", "index": index})
+            )
+        final = {
+            "type": "message_delta",
+            "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+            "usage": message["usage"],
+        }
+        return (
+            events
+            + _event("message_delta", final)
+            + _event("message_stop", {"type": "message_stop"})
+        )
+
+    def failure(self, error: ApiError) -> str:
+        body = {"type": error.kind, "message": error.message, **error.extra}
+        return _event("error", {"type": "error", "error": body})
 
 
 def _event(name: str, data: dict[str, Any]) -> str:

@@ -29,6 +29,11 @@ class RouteBody(BaseModel):
     options: GenerationOptions | None = Field(
         default=None, description="sampling, JSON output and tools; only capable models answer"
     )
+    stream: bool = Field(
+        default=False,
+        description="answer as server-sent events as the model produces it: `chunk` events "
+        '({"seq", "delta"}), then `end` (the other fields of the answer) or `error`',
+    )
 
     @model_validator(mode="after")
     def _one_input(self) -> RouteBody:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from schemas.messages import GenerationOptions, RouteConstraints, RouteRequest, SubmitFeedback
 from services.ingress.bus_calls import ingress, rpc_json
@@ -20,6 +20,8 @@ from services.ingress.models import (
     RouteBody,
     RouteResponse,
 )
+from services.ingress.route_stream import RouteEvents
+from services.ingress.streaming import open_event_stream
 from services.ingress.strict_json import strict_router
 from shared.messaging.topology import FEEDBACK_SUBMISSIONS, ROUTE_REQUESTS
 
@@ -54,12 +56,16 @@ async def _within_limits(request: Request, command: RouteRequest) -> None:
     responses={422: {"description": "invalid body"}, 413: {}, 429: {}, 502: {}, 503: {}, 504: {}},
     tags=["routing"],
 )
-async def route(body: RouteBody, request: Request) -> JSONResponse:
-    """Answer the prompt with the cheapest adequate model."""
+async def route(body: RouteBody, request: Request) -> Response:
+    """Answer the prompt with the cheapest adequate model (`stream`: as server-sent events)."""
     state = ingress(request)
     timeout_s = caller_timeout(request, state.settings.request_timeout_s)
     command = _route_request(body, request, timeout_s)
     await _within_limits(request, command)
+    if body.stream:
+        return await open_event_stream(
+            state, command.model_copy(update={"stream": True}), timeout_s, RouteEvents
+        )
     request_id = str(command.request_id)
     payload = await rpc_json(
         state, ROUTE_REQUESTS, command, timeout_s, request_id=request_id, cancel_on_timeout=True

@@ -8,12 +8,15 @@ OpenAI `chat.completion.chunk` events. The rows say what happened.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
+import anthropic
 import asyncpg
+import httpx
 import openai
 import pytest
 
@@ -237,3 +240,70 @@ async def test_an_expired_streamed_request_is_never_executed(
     row = await _row(pool, str(request.request_id))
     assert row["status"] == "expired" and row["cost_usd"] == 0
     assert vendor.received == [], "a provider was called for an expired request"
+
+
+async def test_v1_route_streams_chunks_then_the_end_with_cost(
+    running: tuple[RunningSystem, asyncpg.Pool], vendor: FakeVendorServer
+) -> None:
+    system, pool = running
+    vendor.enqueue("openrouter", Reply(pieces=PIECES, piece_delay_s=0.05))
+    body = {
+        "prompt": "Describe the sea.",
+        "constraints": {"model": MODEL_OF["openrouter"]},
+        "stream": True,
+    }
+    events: list[tuple[str, dict[str, object]]] = []
+    async with (
+        httpx.AsyncClient(base_url=system.base_url, timeout=30) as http,
+        http.stream("POST", "/v1/route", json=body) as response,
+    ):
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        name = ""
+        async for line in response.aiter_lines():
+            if line.startswith("event: "):
+                name = line.removeprefix("event: ")
+            elif line.startswith("data: "):
+                events.append((name, json.loads(line.removeprefix("data: "))))
+    kinds = [kind for kind, _ in events]
+    assert kinds[-1] == "end" and set(kinds[:-1]) == {"chunk"}
+    chunks = [data for kind, data in events if kind == "chunk"]
+    assert [c["seq"] for c in chunks] == list(range(len(chunks)))
+    assert "".join(str(c["delta"]) for c in chunks) == "".join(PIECES)
+    end = events[-1][1]
+    assert end["model"] == MODEL_OF["openrouter"] and end["tokens_out"] == TOKENS_OUT
+    assert isinstance(end["cost_usd"], float) and end["cost_usd"] > 0
+    row = await _row(pool, str(end["request_id"]))
+    assert row["status"] == "answered" and row["streamed"]
+
+
+async def test_anthropic_sdk_streams_v1_messages_and_sees_a_mid_stream_error(
+    running: tuple[RunningSystem, asyncpg.Pool], vendor: FakeVendorServer
+) -> None:
+    system, _ = running
+    client = anthropic.AsyncAnthropic(
+        api_key="unused", base_url=system.base_url, max_retries=0, timeout=30
+    )
+    question = [{"role": "user", "content": "Describe the sea."}]
+    vendor.enqueue("anthropic", Reply(pieces=PIECES, piece_delay_s=0.02))
+    async with client.messages.stream(
+        model=MODEL_OF["anthropic"],
+        max_tokens=64,
+        messages=question,  # type: ignore[arg-type]
+    ) as stream:
+        pieces = [piece async for piece in stream.text_stream]
+        final = await stream.get_final_message()
+    # Pieces close together may share a chunk (coalescing); the text is whole and in order.
+    assert "".join(pieces) == "".join(PIECES) and len(pieces) > 1
+    assert final.usage.output_tokens == TOKENS_OUT and final.stop_reason == "end_turn"
+    vendor.enqueue("anthropic", Reply(pieces=PIECES, break_after=3))
+    with pytest.raises(anthropic.APIStatusError) as caught:
+        async with client.messages.stream(
+            model=MODEL_OF["anthropic"],
+            max_tokens=64,
+            messages=question,  # type: ignore[arg-type]
+        ) as stream:
+            async for _ in stream.text_stream:
+                pass
+    assert "stream_interrupted" in str(caught.value)
+    await client.close()
