@@ -19,6 +19,7 @@ from schemas.messages import (
     FeedbackAck,
     LearnerCommand,
     OverridesPublished,
+    QualityModelPublished,
     QueryCommand,
     ReloadCatalog,
     RouteChunk,
@@ -47,6 +48,7 @@ _MODELS: tuple[type[BaseModel], ...] = (
     RpcReply,
     ErrorReply,
     OverridesPublished,
+    QualityModelPublished,
     ReloadCatalog,
     ServiceHeartbeat,
 )

@@ -444,12 +444,46 @@ class ListLearningRuns(Intent):
     action: Literal["runs"] = "runs"
 
 
+class FitQualityModel(Intent):
+    """Command: add the ratings that came since the active quality model was fitted, as a new
+    version. `dry_run` reports the rows it would use and how recent traffic would move between
+    models, and writes nothing."""
+
+    action: Literal["fit_model"] = "fit_model"
+    dry_run: bool = True
+
+
+class RestoreQualityModel(Intent):
+    """Command: make quality model `version` current again, as a new version."""
+
+    action: Literal["restore_model"] = "restore_model"
+    version: int = Field(ge=1, le=INT32_MAX)
+
+
+class SendCurrentQualityModel(Intent):
+    """Command: the active quality model, as a QualityModelPublished in `data` (an empty
+    `data` when none was learned: routers then use the catalog priors)."""
+
+    action: Literal["current_model"] = "current_model"
+
+
+class ListQualityModels(Intent):
+    """Command: the quality model versions, newest first (no model bytes)."""
+
+    action: Literal["models"] = "models"
+    limit: int = Field(default=20, ge=1, le=1000)
+
+
 LearnerCommand = Annotated[
     RetrainOverrides
     | ReportLearningStatus
     | SendCurrentOverrides
     | RestoreOverrides
-    | ListLearningRuns,
+    | ListLearningRuns
+    | FitQualityModel
+    | RestoreQualityModel
+    | SendCurrentQualityModel
+    | ListQualityModels,
     Field(discriminator="action"),
 ]
 
@@ -537,6 +571,28 @@ class OverridesPublished(Message):
     overrides: list[Override]
     # Per routing key, cheaper models exploration should still try (and only those).
     trials: dict[str, list[str]] = Field(default_factory=dict)
+    published_at: datetime = Field(default_factory=utcnow, strict=False)
+
+
+MAX_MODEL_BYTES = 16 * 1024 * 1024  # a quality model is ~0.2 MB for 15 models
+
+
+class QualityModelPublished(Message):
+    """Event on the overrides fanout (AMQP type `QualityModelPublished`): the learned quality
+    model every router scores candidates with, replacing the one before. Versions only grow (a
+    restore republishes an old model under a new version), so a router installs a version
+    above its own and ignores the rest."""
+
+    version: int = Field(ge=1, le=INT32_MAX)
+    context_version: int = Field(ge=0, le=32767, description="features it expects")
+    model: str = Field(
+        max_length=4 * MAX_MODEL_BYTES // 3 + 4,
+        description="the model's bytes (QualityModel.to_bytes), base64",
+        json_schema_extra={"contentEncoding": "base64"},
+    )
+    rows_used: int = Field(default=0, ge=0, description="ratings this version added")
+    parent_version: int | None = Field(default=None, ge=1)
+    restored_from: int | None = Field(default=None, ge=1)
     published_at: datetime = Field(default_factory=utcnow, strict=False)
 
 

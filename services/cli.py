@@ -1,4 +1,4 @@
-"""`optimizer`: migrate, up, serve, retrain, status, restore, replay, keys."""
+"""`optimizer`: migrate, up, serve, retrain, status, restore, model, replay, keys."""
 
 from __future__ import annotations
 
@@ -26,6 +26,13 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="learning status: overrides, last and next retrain")
     restore = sub.add_parser("restore", help="make an earlier overrides version current")
     restore.add_argument("version", type=int)
+    model = sub.add_parser("model", help="the learned quality model: dry-run, apply, restore")
+    actions = model.add_subparsers(dest="model_command", required=True)
+    actions.add_parser("dry-run", help="rows a fit would add and the traffic it would move")
+    actions.add_parser("apply", help="fit the ratings since the active version: a new version")
+    model_restore = actions.add_parser("restore", help="make an earlier version current")
+    model_restore.add_argument("version", type=int)
+    actions.add_parser("list", help="the versions, newest first")
     sub.add_parser("replay", help="replay evaluation on public data (see --help)", add_help=False)
     sub.add_parser("keys", help="manage API keys (see --help)", add_help=False)
     return parser

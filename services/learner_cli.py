@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from faststream.rabbit import RabbitBroker
 
-from schemas.messages import OverridesPublished
 from services.learner.core import Learner
-from services.learner.service import next_scheduled_run
-from shared.messaging.bus import JSON, encode
+from services.learner.quality import QualityLearner
+from services.learner.service import make_model_publisher, make_publisher, next_scheduled_run
 from shared.messaging.topology import Topology, declare_all
 from shared.routing.catalog import catalog_for
 from shared.settings import Settings
 from shared.storage.db import create_pool
+
+
+async def _model_command(args: argparse.Namespace, quality: QualityLearner) -> dict[str, Any]:
+    if args.model_command == "restore":
+        return await quality.restore(args.version)
+    if args.model_command == "list":
+        return {"versions": await quality.versions()}
+    return await quality.fit(dry_run=args.model_command == "dry-run", trigger="cli")
 
 
 async def run_learner_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -25,14 +33,11 @@ async def run_learner_command(args: argparse.Namespace, settings: Settings) -> i
     try:
         await broker.connect()
         await declare_all(broker, topology)
-
-        async def publish(event: OverridesPublished) -> None:
-            await broker.publish(
-                encode(event), exchange=topology.overrides(), content_type=JSON, persist=True
-            )
-
-        learner = Learner(pool, settings, catalog, publish)
-        if args.command == "retrain":
+        learner = Learner(pool, settings, catalog, make_publisher(broker, topology))
+        quality = QualityLearner(pool, settings, catalog, make_model_publisher(broker, topology))
+        if args.command == "model":
+            result = await _model_command(args, quality)
+        elif args.command == "retrain":
             result = await learner.retrain(
                 dry_run=args.dry_run,
                 min_samples=args.min_samples,

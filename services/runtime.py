@@ -148,8 +148,12 @@ class Worker:
             await asyncio.sleep(self.settings.heartbeat_interval_s)
 
 
-async def periodic(interval_s: float, action: Callable[[], Awaitable[object]]) -> None:
-    """Run `action` every `interval_s` seconds until cancelled; errors are logged, not fatal."""
+async def periodic(
+    interval_s: float, action: Callable[[], Awaitable[object]], first_delay_s: float = 0.0
+) -> None:
+    """Run `action` every `interval_s` seconds (the first time after `first_delay_s`) until
+    cancelled; errors are logged, not fatal."""
+    await asyncio.sleep(first_delay_s)
     while True:
         try:
             await action()

@@ -102,6 +102,15 @@ POISON_MESSAGES = Counter(
 OVERRIDES_ACTIVE = Gauge("optimizer_overrides_active", "Learned overrides in force")
 OVERRIDES_VERSION = Gauge("optimizer_overrides_version", "Version of the overrides in force")
 RETRAINS = Counter("optimizer_retrains_total", "Learner runs by status", ["status"])
+QUALITY_MODEL_VERSION = Gauge(
+    "optimizer_quality_model_version", "Version of the learned quality model in force (0: priors)"
+)
+MODEL_FITS = Counter("optimizer_model_fits_total", "Quality model fits by status", ["status"])
+BANDIT_DECISIONS = Counter(
+    "optimizer_bandit_decisions_total",
+    "Decisions made by the learned quality model, explored (Thompson draw) or not",
+    ["explored"],
+)
 IN_FLIGHT = Gauge("optimizer_messages_in_flight", "Messages being handled right now", ["service"])
 QUEUE_DEPTH = Gauge("optimizer_queue_depth", "Messages ready in a queue", ["queue"])
 QUEUE_CONSUMERS = Gauge("optimizer_queue_consumers", "Consumers of a queue", ["queue"])

@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.providers.table import VENDORS
+from shared.routing.bandit.params import BanditParams
 
 # Values people paste from examples; they must never reach a provider in production.
 _PLACEHOLDERS = {
@@ -106,7 +107,12 @@ class Settings(BaseSettings):
     quality_floor: float = Field(default=0.8, ge=0, le=1)
     # The one decision knob: the cheapest candidate whose predicted quality reaches this share
     # of the best candidate's. A request's `constraints.quality_target`, else its key's, wins.
-    quality_target: float = Field(default=0.95, ge=0, le=1)
+    quality_target: float = Field(default=BanditParams().quality_target, ge=0, le=1)
+    # Exploration by the learned model may cost at most this share of what routing saved
+    # (each router counts its own, from its start).
+    bandit_exploration_share: float = Field(
+        default=BanditParams().exploration_share, ge=0, le=1
+    )
     exploration_rate: float = Field(default=0.05, ge=0, le=1)
     override_min_confidence: Literal["low", "medium", "high"] = "medium"
 
@@ -117,6 +123,9 @@ class Settings(BaseSettings):
     # Unset: the floor rule (cheapest model whose bound clears the threshold). Set: the value
     # rule, best bound x value - cost, with this many USD as the worth of a good answer.
     learner_value_per_good_usd: float | None = Field(default=None, gt=0)
+    # The quality model learns the ratings that came since its last fit this often (seconds);
+    # 0 fits only on demand (optimizer model apply, POST /admin/learning/model/fit).
+    learner_model_fit_interval_s: float = Field(default=900.0, ge=0)
 
     # Context vectors stored per request (float16, no text) are deleted after this many days;
     # the learned model keeps what it learned from them. Keep it >= LEARNER_WINDOW_DAYS.

@@ -93,6 +93,8 @@ async def isolated_settings(
         "heartbeat_interval_s": 0.5,
         "feedback_grace_s": 0.5,
         "exploration_rate": 0.0,
+        # Quality model fits run when a test asks (a background fit would race its asserts).
+        "learner_model_fit_interval_s": 0,
         "anthropic_api_key": None,
         "google_api_key": None,
         "openrouter_api_key": None,

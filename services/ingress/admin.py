@@ -8,10 +8,13 @@ from fastapi import Query, Request
 from pydantic import BaseModel
 
 from schemas.messages import (
+    FitQualityModel,
     ListLearningRuns,
+    ListQualityModels,
     ReloadCatalog,
     ReportLearningStatus,
     RestoreOverrides,
+    RestoreQualityModel,
     RetrainOverrides,
     SummarizeFeedback,
 )
@@ -97,6 +100,33 @@ async def restore(
     if result.get("status") == "not_found":
         raise ApiError(404, "unknown_version", str(result.get("detail")))
     return result
+
+
+@router.post("/learning/model/fit")
+async def fit_model(request: Request, dry_run: bool = Query(default=True)) -> dict[str, Any]:
+    """Add the ratings since the active quality model as a new version; `dry_run=true` says
+    how many it would add and how recent traffic would move between models, writing nothing."""
+    return await _learner(request, FitQualityModel(dry_run=dry_run))
+
+
+@router.post("/learning/model/restore")
+async def restore_model(
+    request: Request, version: int = Query(ge=1, le=2_147_483_647)
+) -> dict[str, Any]:
+    """Make an earlier quality model version current again (as a new version): every router
+    switches to it."""
+    result = await _learner(request, RestoreQualityModel(version=version))
+    if result.get("status") == "not_found":
+        raise ApiError(404, "unknown_version", str(result.get("detail")))
+    return result
+
+
+@router.get("/learning/model/versions")
+async def model_versions(
+    request: Request, limit: int = Query(default=20, ge=1, le=1000)
+) -> dict[str, Any]:
+    """The quality model's versions, newest first (rows used, parent, restored from)."""
+    return await _learner(request, ListQualityModels(limit=limit))
 
 
 @router.get("/learning/runs")

@@ -65,6 +65,7 @@ class RouteResponse(BaseModel):
     attempts: int
     explored: bool
     override_version: int | None
+    model_version: int | None = None
     fallback_path: list[FallbackHop]
 
 

@@ -9,19 +9,25 @@ from datetime import datetime
 from typing import Any
 
 from schemas.messages import (
+    FitQualityModel,
     ListLearningRuns,
+    ListQualityModels,
     ReportLearningStatus,
     RestoreOverrides,
+    RestoreQualityModel,
     RetrainOverrides,
     SendCurrentOverrides,
+    SendCurrentQualityModel,
 )
 from services.handlers import Table
 from services.learner.core import Learner
+from services.learner.quality import QualityLearner
 
 
 @dataclass(frozen=True, slots=True)
 class Deps:
     learner: Learner
+    quality: QualityLearner
     next_run: Callable[[], datetime | None]  # the scheduler's next retrain, if any
 
 
@@ -35,7 +41,8 @@ async def _retrain(command: RetrainOverrides, deps: Deps) -> dict[str, Any]:
 
 
 async def _status(_: ReportLearningStatus, deps: Deps) -> dict[str, Any]:
-    return await deps.learner.status(deps.next_run())
+    # The overrides' fields keep their meaning; the quality model's are added beside them.
+    return {**await deps.learner.status(deps.next_run()), **await deps.quality.status()}
 
 
 async def _current(_: SendCurrentOverrides, deps: Deps) -> dict[str, Any]:
@@ -50,11 +57,32 @@ async def _runs(_: ListLearningRuns, deps: Deps) -> dict[str, Any]:
     return {"runs": await deps.learner.runs()}
 
 
+async def _fit_model(command: FitQualityModel, deps: Deps) -> dict[str, Any]:
+    return await deps.quality.fit(dry_run=command.dry_run, trigger="api")
+
+
+async def _restore_model(command: RestoreQualityModel, deps: Deps) -> dict[str, Any]:
+    return await deps.quality.restore(command.version)
+
+
+async def _current_model(_: SendCurrentQualityModel, deps: Deps) -> dict[str, Any]:
+    current = await deps.quality.current()
+    return current.model_dump(mode="json") if current is not None else {}
+
+
+async def _models(command: ListQualityModels, deps: Deps) -> dict[str, Any]:
+    return {"versions": await deps.quality.versions(command.limit)}
+
+
 COMMANDS: Table[Deps] = {
     RetrainOverrides: _retrain,
     ReportLearningStatus: _status,
     SendCurrentOverrides: _current,
     RestoreOverrides: _restore,
     ListLearningRuns: _runs,
+    FitQualityModel: _fit_model,
+    RestoreQualityModel: _restore_model,
+    SendCurrentQualityModel: _current_model,
+    ListQualityModels: _models,
 }
 

@@ -8,7 +8,7 @@ import logging
 import random
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,12 +18,17 @@ from services.router.chunks import ChunkSender
 from shared import metrics
 from shared.providers.base import ChatProvider
 from shared.providers.table import PROVIDER_KEYS
+from shared.routing.bandit.chooser import ExplorationBudget
+from shared.routing.bandit.context import context_vector
+from shared.routing.bandit.quality_model import QualityModel
 from shared.routing.capabilities import Needs
 from shared.routing.catalog import Catalog, ModelSpec
 from shared.routing.classifier import Classification, classify
 from shared.routing.dispatch import AllModelsFailed, StreamInterrupted, call_with_fallback
+from shared.routing.learned_choice import Scoring
 from shared.routing.policy import Decision, NoCandidateError, RoutingPolicy
 from shared.routing.resilience import BreakerRegistry, CircuitState
+from shared.routing.stored_features import CONTEXT_NUMBER, encode_features
 from shared.routing.tokens import estimate_prompt_tokens, estimate_tokens
 from shared.settings import Settings
 
@@ -40,6 +45,15 @@ class OverrideSet:
     version: int | None = None
     by_pattern: Mapping[str, Override] = field(default_factory=dict)
     trials: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QualitySet:
+    """The quality model in force: learned (`version`) or the catalog priors (None). Replaced
+    whole, never mutated: a swap is one reference, so a decision sees one model or the other."""
+
+    model: QualityModel
+    version: int | None = None
 
 
 def decision_view(
@@ -69,6 +83,17 @@ def decision_view(
         "fallback_chain": [m.id for m in decision.chain],
         "ruled_out": dict(decision.rejected),
         "reasons": list(decision.reasons),
+        "model_version": decision.model_version,
+        "quality_target": decision.quality_target,
+        "estimates": [
+            {
+                "model": e.model_id,
+                "predicted_quality": round(e.predicted_quality, 4),
+                "uncertainty": round(e.uncertainty, 4),
+                "estimated_cost_usd": e.expected_cost,
+            }
+            for e in decision.estimates
+        ],
         **understood,
     }
 
@@ -103,6 +128,10 @@ class RoutingEngine:
         self.breakers = BreakerRegistry.from_settings(settings)
         self.use_providers(providers)
         self.overrides = OverrideSet()
+        self.quality = QualitySet(QualityModel.prior(catalog))
+        # What this process's routing saved and its explorations were charged: exploration may
+        # spend a share of the savings (BANDIT_EXPLORATION_SHARE); a new process starts at 0.
+        self.budget = ExplorationBudget(share=settings.bandit_exploration_share)
         self.rng = rng or random.Random()
         self.calls = CallRegistry()
 
@@ -116,10 +145,21 @@ class RoutingEngine:
         metrics.OVERRIDES_VERSION.set(overrides.version or 0)
         return True
 
+    def swap_quality(self, quality: QualitySet) -> bool:
+        """Install a newer learned model (built whole before this one assignment); an older or
+        equal version (a late redelivery, or the start-up load racing a publish) is ignored."""
+        current = self.quality.version
+        if quality.version is not None and current is not None and quality.version <= current:
+            return False
+        self.quality = replace(quality, model=quality.model.covering(self.catalog))
+        metrics.QUALITY_MODEL_VERSION.set(quality.version or 0)
+        return True
+
     def use_catalog(self, catalog: Catalog) -> None:
         """Install a reloaded catalog: later decisions use it; requests in flight keep theirs."""
         self.catalog = catalog
         self.use_providers(self.providers)
+        self.quality = replace(self.quality, model=self.quality.model.covering(catalog))
 
     def use_providers(self, providers: Mapping[str, ChatProvider]) -> None:
         """Install the process's provider clients; only their models are candidates."""
@@ -131,16 +171,37 @@ class RoutingEngine:
             self.settings, self.catalog, real or set(providers)
         )
 
+    def context(self, request: RouteRequest, classification: Classification) -> Any:
+        """The prompt's context vector: what the quality model scores and the learner stores."""
+        return context_vector(classification, sum(len(m.content) for m in request.messages))
+
     def decide(
         self,
         request: RouteRequest,
         classification: Classification | None = None,
         prompt_tokens: int | None = None,
+        x: Any = None,
+        explain: bool = False,
     ) -> Decision:
-        """Choose a model; raises NoCandidateError when nothing fits the constraints."""
-        overrides = self.overrides
+        """Choose a model; raises NoCandidateError when nothing fits the constraints.
+
+        `x` is the prompt's context vector (computed when not given). With a learned quality
+        model the bandit decides; `explain` (the preview) asks the priors for their estimates
+        too, and never explores.
+        """
+        overrides, quality = self.overrides, self.quality
+        classification = classification or classify(request.messages)
+        scoring = None
+        if quality.version is not None or explain:
+            scoring = Scoring(
+                quality.model,
+                self.context(request, classification) if x is None else x,
+                quality.version,
+                # A preview draws like a real decision but charges a copy of the budget.
+                replace(self.budget) if explain else self.budget,
+            )
         return self.policy.decide(
-            classification or classify(request.messages),
+            classification,
             prompt_tokens
             if prompt_tokens is not None
             else estimate_prompt_tokens(request.messages),
@@ -151,6 +212,7 @@ class RoutingEngine:
             overrides_version=overrides.version,
             trials=overrides.trials,
             needs=Needs.of(request.messages, request.options),
+            scoring=scoring,
         )
 
     def provider_status(self) -> list[dict[str, Any]]:
@@ -176,8 +238,9 @@ class RoutingEngine:
         tool_calls: list[Any] = []
         classification = classify(request.messages)
         prompt_tokens = estimate_prompt_tokens(request.messages)
+        x = self.context(request, classification)
         try:
-            decision = self.decide(request, classification, prompt_tokens)
+            decision = self.decide(request, classification, prompt_tokens, x)
         except NoCandidateError as exc:
             fields = {
                 "ok": False,
@@ -207,6 +270,8 @@ class RoutingEngine:
                 "prompt_hash": prompt_hash(request),
                 "prompt_preview": preview,
                 "api_key_id": request.api_key_id,
+                "features": encode_features(x),
+                "context_version": CONTEXT_NUMBER,
             }
         )
         return result, completed
@@ -227,6 +292,7 @@ class RoutingEngine:
             "complexity": decision.complexity,
             "explored": decision.explored,
             "override_version": decision.override_version,
+            "model_version": decision.model_version,
             "decision_reason": "; ".join(decision.reasons)[:500],
         }
         refused = self._refusal(request)
@@ -363,6 +429,8 @@ class RoutingEngine:
             metrics.SAVINGS.inc(max(0.0, fields["savings_usd"]))
         if fields.get("explored"):
             metrics.EXPLORED.inc()
+        if fields.get("model_version") is not None:
+            metrics.BANDIT_DECISIONS.labels("true" if fields.get("explored") else "false").inc()
         # Only the breakers this request touched can have changed: no walk over all of them.
         touched = {(hop.provider, hop.model) for hop in hops}
         if fields["ok"]:

@@ -3,38 +3,45 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from aio_pika.abc import AbstractIncomingMessage
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import RabbitQueue
 from faststream.rabbit.annotations import RabbitMessage
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from schemas.messages import (
     CancelRequest,
     ErrorReply,
     OverridesPublished,
+    QualityModelPublished,
     RouteRequest,
     RouteStreamEnd,
     RpcReply,
     SendCurrentOverrides,
+    SendCurrentQualityModel,
 )
 from services.catalog_reload import subscribe_reloads
 from services.router.chunks import ChunkSender
 from services.router.completions import CompletionPublisher
-from services.router.engine import OverrideSet, RoutingEngine, decision_view
+from services.router.engine import OverrideSet, QualitySet, RoutingEngine, decision_view
 from services.runtime import Worker, malformed
 from shared.messaging.bus import encode, make_broker, validation_summary
 from shared.messaging.direct import DirectConsumer, RpcClient, RpcTimeoutError
-from shared.messaging.topology import LEARNER_COMMANDS, ROUTE_REQUESTS
+from shared.messaging.topology import LEARNER_COMMANDS, QUALITY_MODEL_TYPE, ROUTE_REQUESTS
 from shared.metrics import CANCELS, IN_FLIGHT, STREAM_CHUNKS
 from shared.providers.registry import build_providers, close_providers
+from shared.routing.bandit.quality_model import ModelFormatError, QualityModel
 from shared.routing.catalog import Catalog
 from shared.routing.classifier import classify
 from shared.routing.policy import NoCandidateError
+from shared.routing.stored_features import CONTEXT_NUMBER
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,6 +58,7 @@ class RouterService(Worker):
             settings.rabbitmq_url, settings.name(f"router.replies.{self.instance}")
         )
         self.overrides_loaded = asyncio.Event()
+        self.model_loaded = asyncio.Event()
         self.consumer = DirectConsumer(settings, ROUTE_REQUESTS, settings.router_prefetch)
         self.completions = CompletionPublisher(
             self.consumer.publish_event,
@@ -82,12 +90,20 @@ class RouterService(Worker):
 
     async def after_start(self) -> None:
         await self.consumer.start(self.on_route_request)
-        self.spawn(self._load_current_overrides())
+        self.spawn(
+            self._load_current(SendCurrentOverrides(), self._install_data, self.overrides_loaded)
+        )
+        self.spawn(
+            self._load_current(
+                SendCurrentQualityModel(), self._install_model_data, self.model_loaded
+            )
+        )
 
     def health_details(self) -> dict[str, Any]:
         return {
             "provider_status": self.engine.provider_status(),
             "overrides_version": self.engine.overrides.version,
+            "model_version": self.engine.quality.version,
             "in_flight": self.consumer.in_flight,
         }
 
@@ -164,12 +180,15 @@ class RouterService(Worker):
             ack_policy=AckPolicy.ACK,
         )
         async def on_overrides(msg: RabbitMessage) -> None:
+            kind = msg.raw_message.type
             try:
-                published = OverridesPublished.model_validate_json(msg.body)
+                if kind == QUALITY_MODEL_TYPE:
+                    self._install_model(QualityModelPublished.model_validate_json(msg.body))
+                else:
+                    self._install(OverridesPublished.model_validate_json(msg.body))
             except ValidationError as exc:
-                log.warning("ignored malformed OverridesPublished: %s", validation_summary(exc))
-                return
-            self._install(published)
+                name = kind if kind == QUALITY_MODEL_TYPE else "OverridesPublished"
+                log.warning("ignored malformed %s: %s", name, validation_summary(exc))
 
         cancels_queue = RabbitQueue(
             self.settings.name(f"router.cancels.{self.instance}"),
@@ -195,7 +214,7 @@ class RouterService(Worker):
     def _preview(self, request: RouteRequest) -> RpcReply | ErrorReply:
         classification = classify(request.messages)
         try:
-            decision = self.engine.decide(request, classification)
+            decision = self.engine.decide(request, classification, explain=True)
         except NoCandidateError as exc:
             return ErrorReply(error_kind="no_candidate", error_message=str(exc))
         return RpcReply(data=decision_view(decision, str(request.request_id), classification))
@@ -210,16 +229,45 @@ class RouterService(Worker):
             log.info("overrides version %s installed (%d)", new.version, len(new.by_pattern))
         self.overrides_loaded.set()
 
-    async def _load_current_overrides(self) -> None:
-        """Ask the learner for the current set until it answers; publishes may arrive meanwhile."""
-        command = SendCurrentOverrides()
+    def _install_data(self, data: dict[str, Any]) -> None:
+        self._install(OverridesPublished.model_validate(data))
+
+    def _install_model(self, published: QualityModelPublished) -> None:
+        """Build the published model whole, then swap it in (one reference)."""
+        try:
+            if published.context_version != CONTEXT_NUMBER:
+                raise ModelFormatError("fitted on another context layout than this router's")
+            model = QualityModel.from_bytes(base64.b64decode(published.model, validate=True))
+        except (ModelFormatError, binascii.Error) as exc:
+            # Keep the model in force: a router of another release must not route blind.
+            log.warning("quality model version %s not installed: %s", published.version, exc)
+        else:
+            new = QualitySet(model.with_version(published.version), published.version)
+            if self.engine.swap_quality(new):
+                log.info("quality model version %s installed", published.version)
+        self.model_loaded.set()
+
+    def _install_model_data(self, data: dict[str, Any]) -> None:
+        if data:
+            self._install_model(QualityModelPublished.model_validate(data))
+        else:  # nothing learned yet: the catalog priors stay
+            self.model_loaded.set()
+
+    async def _load_current(
+        self,
+        command: BaseModel,
+        install: Callable[[dict[str, Any]], None],
+        loaded: asyncio.Event,
+    ) -> None:
+        """Ask the learner for what is current until it answers (or a publish installed a
+        version meanwhile: the newer version wins either way)."""
         delay = 0.5
-        while not self.overrides_loaded.is_set():
+        while not loaded.is_set():
             try:
                 raw = await self.rpc.call(self.settings.name(LEARNER_COMMANDS), command, timeout=5)
                 payload = json.loads(raw)
                 if payload.get("ok"):
-                    self._install(OverridesPublished.model_validate(payload["data"]))
+                    install(payload["data"])
                     return
             except (RpcTimeoutError, ValidationError, ValueError, KeyError) as exc:
                 log.info("current overrides not loaded yet (%s)", type(exc).__name__)

@@ -29,6 +29,7 @@ from schemas.messages import (
     FeedbackAck,
     LearnerCommand,
     OverridesPublished,
+    QualityModelPublished,
     QueryCommand,
     ReloadCatalog,
     RouteChunk,
@@ -110,7 +111,8 @@ def documentation_broker() -> RabbitBroker:
     @broker.subscriber(
         topology.work_queue(LEARNER_COMMANDS),
         title="learner.commands",
-        description=_RPC + "Retrain (dry run or real), status, current overrides, restore.",
+        description=_RPC + "Retrain (dry run or real), status, current overrides, restore; "
+        "fit (dry run or real), restore and list the quality model's versions.",
     )
     @reply("learner.commands", RpcReply, "RpcReply with the result in `data`")
     async def learner_command(message: LearnerCommand) -> None:
@@ -184,6 +186,13 @@ def documentation_broker() -> RabbitBroker:
         title="optimizer.overrides",
         schema=OverridesPublished,
         description="Event (fanout): the full current set of learned overrides.",
+    )
+    broker.publisher(
+        exchange=topology.overrides(),
+        title="optimizer.overrides:quality_model",
+        schema=QualityModelPublished,
+        description="Event (fanout, AMQP type `QualityModelPublished`): the learned quality "
+        "model routers score candidates with; a router installs a version above its own.",
     )
     broker.publisher(
         "reply_to",

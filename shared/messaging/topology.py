@@ -30,6 +30,8 @@ WORK_QUEUES = (
 
 EVENTS_EXCHANGE = "optimizer.events"  # topic
 OVERRIDES_EXCHANGE = "optimizer.overrides"  # fanout
+# AMQP `type` of a QualityModelPublished on the overrides fanout (OverridesPublished has none).
+QUALITY_MODEL_TYPE = "QualityModelPublished"
 CANCELS_EXCHANGE = "optimizer.cancels"  # fanout: CancelRequest to every router
 DEAD_LETTER_EXCHANGE = "optimizer.dlx"  # direct, routing key = "<queue>.dead"
 

@@ -20,6 +20,12 @@ Order of a decision (each step leaves a line in `Decision.reasons`):
    candidate.
 5. Exploration: with probability `exploration_rate`, a cheaper candidate than the choice is tried
    instead (the learner's trials for the key first), and the decision says `explored=True`.
+With a learned quality model installed (`Scoring.version` set), steps 3-5 are the bandit's
+instead (`learned_choice`): the cheapest candidate predicted within the quality target
+(`constraints.quality_target`, else the key's, else QUALITY_TARGET) of the best, explored by
+Thompson sampling within its budget; a learned override is then only reported. Without one
+(cold start), steps 3-5 decide as before and the prior model only explains (the preview).
+
 6. Fallback chain (`Decision.chain`): the choice, then the same model on other providers
    (`same_as`), then its catalog fallbacks, each followed by its own twins; only candidates,
    and never below the request's `min_quality`. A forced model falls over only to its twins.
@@ -34,9 +40,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from schemas.messages import Override, RouteConstraints
+from shared.routing.bandit.chooser import CandidateEstimate, choose
 from shared.routing.capabilities import NONE, Needs
 from shared.routing.catalog import Catalog, ModelSpec
 from shared.routing.classifier import Classification
+from shared.routing.learned_choice import Scoring, learned_choice
 from shared.routing.learning import LEVEL_RANK, route_key
 from shared.settings import Settings
 
@@ -73,6 +81,10 @@ class Decision:
     rejected: Mapping[str, str] = field(default_factory=dict)
     # The models to try in order: the choice first, then its fallbacks (see the module doc).
     chain: tuple[ModelSpec, ...] = ()
+    # The quality model's view of each candidate (cheapest first), when it was consulted.
+    estimates: tuple[CandidateEstimate, ...] = ()
+    model_version: int | None = None  # the learned model that decided; None: catalog priors
+    quality_target: float | None = None
 
     @property
     def reason(self) -> str:
@@ -95,6 +107,7 @@ class RoutingPolicy:
     quality_floor: float = 0.8
     exploration_rate: float = 0.05
     override_min_confidence: str = "medium"
+    quality_target: float = 0.95
     # Looked up for every decision: built once per policy (a catalog reload builds a new one),
     # as plain dicts and tuples (a pydantic model's private attributes cost ~1 us per access).
     _by_id: Mapping[str, ModelSpec] = field(init=False, repr=False, compare=False)
@@ -113,13 +126,15 @@ class RoutingPolicy:
     def from_settings(
         cls, settings: Settings, catalog: Catalog, providers: Iterable[str]
     ) -> RoutingPolicy:
-        """The policy set by QUALITY_FLOOR, EXPLORATION_RATE and OVERRIDE_MIN_CONFIDENCE."""
+        """The policy set by QUALITY_FLOOR, EXPLORATION_RATE, OVERRIDE_MIN_CONFIDENCE and
+        QUALITY_TARGET."""
         return cls(
             catalog,
             frozenset(providers),
             settings.quality_floor,
             settings.exploration_rate,
             settings.override_min_confidence,
+            settings.quality_target,
         )
 
     def decide(
@@ -133,11 +148,13 @@ class RoutingPolicy:
         overrides_version: int | None = None,
         trials: Mapping[str, Sequence[str]] | None = None,
         needs: Needs = NONE,
+        scoring: Scoring | None = None,
     ) -> Decision:
         """Choose a model for one prompt. Raises `NoCandidateError` when none can take it.
 
         `overrides` maps keys to the learner's current rules (`overrides_version` is recorded
-        when one decides); `trials` maps keys to cheaper models the learner wants tried.
+        when one decides); `trials` maps keys to cheaper models the learner wants tried;
+        `scoring` is the quality model and the prompt's context vector (module doc).
         """
         constraints = constraints or RouteConstraints()
         pattern, complexity = classification.pattern, classification.complexity
@@ -147,6 +164,7 @@ class RoutingPolicy:
 
         def decision(spec: ModelSpec, **fields: Any) -> Decision:
             usable = {c: None for c in fields["candidates"]}
+            fields.setdefault("expected_quality", expected_quality(spec, pattern, complexity))
             return Decision(
                 model=spec,
                 pattern=pattern,
@@ -154,7 +172,6 @@ class RoutingPolicy:
                 reasons=reasons,
                 estimated_cost_usd=spec.cost(prompt_tokens, max_tokens),
                 baseline_cost_usd=self._baseline.cost(prompt_tokens, max_tokens),
-                expected_quality=expected_quality(spec, pattern, complexity),
                 rejected=rejected,
                 chain=self._chain(spec, usable, constraints, pattern, complexity),
                 **fields,
@@ -175,6 +192,29 @@ class RoutingPolicy:
             constraints, prompt_tokens, max_tokens, needs, reasons, rejected
         )
         by_cost = sorted(candidates, key=lambda c: (c.cost(prompt_tokens, max_tokens), c.id))
+        target = constraints.quality_target
+        target = self.quality_target if target is None else target
+        if scoring is not None:
+            costs = {c.id: c.cost(prompt_tokens, max_tokens) for c in by_cost}
+        if scoring is not None and scoring.version is not None:
+            choice, why = learned_choice(
+                by_cost, scoring, target, constraints.min_quality, costs,
+                self._baseline.cost(prompt_tokens, max_tokens), rng,
+            )  # fmt: skip
+            reasons.extend(why)
+            override, override_key = self._override(overrides, pattern, complexity)
+            if override is not None:
+                reasons.append(f"override {override_key} -> {override.model} reported only")
+            return decision(
+                self._by_id[choice.model_id],
+                explored=choice.explored,
+                override_version=None,
+                candidates=tuple(c.id for c in candidates),
+                expected_quality=choice.estimate(choice.model_id).predicted_quality,
+                estimates=choice.estimates,
+                model_version=scoring.version,
+                quality_target=target,
+            )
         chosen = self._default(by_cost, pattern, complexity, constraints, reasons)
         key, version = "", None
         wanted = set(self._trials(trials, pattern, complexity))
@@ -202,12 +242,19 @@ class RoutingPolicy:
         if explored is not None:
             chosen, version = explored, None
             reasons.append(f"exploring cheaper {chosen.id}")
+        estimates: tuple[CandidateEstimate, ...] = ()
+        if scoring is not None:  # the priors explain the decision; they do not make it
+            estimates = choose(
+                by_cost, scoring.model, scoring.x, target, rng, None, costs=costs
+            ).estimates
         return decision(
             chosen,
             explored=explored is not None,
             override_version=version,
             candidates=tuple(c.id for c in candidates),
             key=key,
+            estimates=estimates,
+            quality_target=target if scoring is not None else None,
         )
 
     def _default(

@@ -9,11 +9,20 @@ are probabilities, shares and log lengths, all well inside float16's range and ~
 from __future__ import annotations
 
 import base64
+import zlib
 
 import numpy as np
 import numpy.typing as npt
 
+from shared.routing.bandit.context import CONTEXT_VERSION
+
 _WIRE = np.dtype("<f2")
+
+# The context layout (`bandit.context.CONTEXT_VERSION`, a name) as the number stored beside each
+# vector and each model version: 2 bytes a row instead of ~33. A stable digest of the name, so
+# every process that runs the same layout computes the same number; a learner only learns from
+# vectors of its own layout, and a router only installs a model of its own layout.
+CONTEXT_NUMBER = zlib.crc32(CONTEXT_VERSION.encode("utf-8")) & 0x7FFF
 
 
 def encode_features(vector: npt.ArrayLike) -> str:

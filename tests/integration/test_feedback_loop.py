@@ -48,12 +48,13 @@ async def second_router(system: RunningSystem, settings: Settings):
     await router.stop()
 
 
-async def _wait_version(routers, version: int) -> None:
+async def _wait_version(routers, version: int, of=lambda r: r.engine.overrides.version) -> None:
+    """Until every router holds `version` of what `of` reads (the overrides by default)."""
     for _ in range(100):
-        if all(r.engine.overrides.version == version for r in routers):
+        if all(of(r) == version for r in routers):
             return
         await asyncio.sleep(0.05)
-    raise AssertionError(f"routers at {[r.engine.overrides.version for r in routers]}")
+    raise AssertionError(f"routers at {[of(r) for r in routers]}")
 
 
 async def test_loop_good_feedback_creates_override_both_routers_follow_bad_removes_it(

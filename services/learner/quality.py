@@ -1,0 +1,220 @@
+"""The learner's quality model over the database: fit, dry run, restore, current, versions.
+
+A fit starts from the active version (the catalog priors when there is none, or when the active
+one was fitted on another context layout), adds each rating that came since that version's
+`fitted_through` through the bandit's retrain step, writes the result as a new version, makes it
+active and publishes it to every router. One fit or restore at a time across learner replicas
+and CLI runs (an advisory lock). See docs/learning.md#in-production.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from schemas.messages import QualityModelPublished
+from services.learner import quality_store
+from shared.metrics import MODEL_FITS, QUALITY_MODEL_VERSION
+from shared.routing.bandit.outcomes import Outcome, outcome_value
+from shared.routing.bandit.quality_model import ModelFormatError, QualityModel
+from shared.routing.catalog import Catalog
+from shared.routing.model_diff import PastRequest, traffic_moves
+from shared.routing.retrain import retrain_quality_model
+from shared.routing.stored_features import CONTEXT_NUMBER, decode_features
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MODEL_LOCK_KEY = 0x6F707433  # "opt3": one fit or restore at a time
+# Ratings younger than this wait for the next fit: a rating committed a moment after the fit
+# read the clock but stamped before it would otherwise fall behind the watermark for good.
+RATING_SETTLE = timedelta(seconds=10)
+# The dry-run diff replays this much recent traffic (the newest requests first).
+DIFF_WINDOW = timedelta(hours=24)
+DIFF_MAX_REQUESTS = 5_000
+_BEGINNING = datetime(2000, 1, 1, tzinfo=UTC)
+
+ModelPublisher = Callable[[QualityModelPublished], Awaitable[None]]
+
+
+def published(row: asyncpg.Record) -> QualityModelPublished:
+    """The event that installs a stored version on every router."""
+    return QualityModelPublished(
+        version=row["version"],
+        context_version=row["context_version"],
+        model=base64.b64encode(row["model"]).decode("ascii"),
+        rows_used=row["rows_used"],
+        parent_version=row["parent_version"],
+        restored_from=row["restored_from"],
+    )
+
+
+class QualityLearner:
+    def __init__(
+        self, pool: asyncpg.Pool, settings: Settings, catalog: Catalog, publish: ModelPublisher
+    ) -> None:
+        self.pool = pool
+        self.settings = settings
+        self.catalog = catalog
+        self.publish = publish
+
+    async def fit(self, *, dry_run: bool, trigger: str = "api") -> dict[str, Any]:
+        """Add the ratings since the active version; a new version unless `dry_run`."""
+        async with self.pool.acquire() as conn:
+            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", MODEL_LOCK_KEY):
+                return {"status": "busy", "detail": "another fit or restore is running"}
+            try:
+                result, event = await self._fit_locked(conn, dry_run, trigger)
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", MODEL_LOCK_KEY)
+        MODEL_FITS.labels(result["status"]).inc()
+        if event is not None:
+            QUALITY_MODEL_VERSION.set(event.version)
+            await self.publish(event)
+        return result
+
+    async def _fit_locked(
+        self, conn: asyncpg.Connection, dry_run: bool, trigger: str
+    ) -> tuple[dict[str, Any], QualityModelPublished | None]:
+        parent = await quality_store.active(conn)
+        current, since = self._start_from(parent)
+        until = await quality_store.database_now(conn) - RATING_SETTLE
+        outcomes = await self._new_outcomes(conn, since, until)
+        proposed = retrain_quality_model(current, outcomes)
+        diff = await self._diff(conn, current, proposed)
+        base: dict[str, Any] = {
+            "rows_used": len(outcomes),
+            "parent_version": parent["version"] if parent else None,
+            "fitted_from": since.isoformat() if since > _BEGINNING else None,
+            "fitted_through": until.isoformat(),
+            "context_version": CONTEXT_NUMBER,
+            "diff": diff,
+        }
+        if dry_run:
+            return {"status": "dry_run", "written": False, **base}, None
+        if not outcomes:
+            version = parent["version"] if parent else None
+            return {"status": "unchanged", "written": False, "version": version, **base}, None
+        async with conn.transaction():
+            version = await quality_store.write(
+                conn,
+                context_version=CONTEXT_NUMBER,
+                model=proposed.to_bytes(),
+                rows_used=len(outcomes),
+                parent_version=parent["version"] if parent else None,
+                fitted_through=until,
+                trigger=trigger,
+                diff=diff,
+            )
+            row = await quality_store.version(conn, version)
+        assert row is not None
+        log.info("quality model version %d: %d new ratings", version, len(outcomes))
+        return {"status": "applied", "written": True, "version": version, **base}, published(row)
+
+    def _start_from(self, parent: asyncpg.Record | None) -> tuple[QualityModel, datetime]:
+        """The model a fit adds to and the time its ratings start after."""
+        if parent is not None and parent["context_version"] == CONTEXT_NUMBER:
+            try:
+                model = QualityModel.from_bytes(parent["model"])
+            except ModelFormatError as exc:
+                log.warning("active quality model unreadable (%s): fitting from priors", exc)
+            else:
+                return model.covering(self.catalog), parent["fitted_through"]
+        return QualityModel.prior(self.catalog), _BEGINNING
+
+    async def _new_outcomes(
+        self, conn: asyncpg.Connection, since: datetime, until: datetime
+    ) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        async with conn.transaction():
+            async for rows in quality_store.new_ratings(conn, CONTEXT_NUMBER, since, until):
+                for row in rows:
+                    y = outcome_value(row["quality_score"], row["is_correct"])
+                    if y is not None and self.catalog.has(row["model"]):
+                        outcomes.append(Outcome(row["model"], decode_features(row["features"]), y))
+        return outcomes
+
+    async def _diff(
+        self, conn: asyncpg.Connection, before: QualityModel, after: QualityModel
+    ) -> dict[str, Any]:
+        rows = await quality_store.recent_features(
+            conn, CONTEXT_NUMBER, DIFF_WINDOW, DIFF_MAX_REQUESTS
+        )
+        providers = {r["provider"] for r in rows if r["provider"]}
+        requests = [
+            PastRequest(decode_features(r["features"]), r["tokens_in"], r["tokens_out"])
+            for r in rows
+        ]
+        moves = traffic_moves(
+            before,
+            after,
+            requests,
+            self.catalog.available(providers),
+            self.settings.quality_target,
+        )
+        return {**moves, "window_hours": DIFF_WINDOW.total_seconds() / 3600}
+
+    async def restore(self, version: int) -> dict[str, Any]:
+        """Make `version`'s model current again, as a new version. Ratings that came between
+        it and now are not re-learned by the next fit (a rollback stays rolled back)."""
+        async with self.pool.acquire() as conn:
+            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", MODEL_LOCK_KEY):
+                return {"status": "busy", "detail": "a fit or restore is running"}
+            try:
+                old = await quality_store.version(conn, version)
+                if old is None:
+                    return {"status": "not_found", "detail": f"no quality model version {version}"}
+                parent = await quality_store.active(conn)
+                async with conn.transaction():
+                    new = await quality_store.write(
+                        conn,
+                        context_version=old["context_version"],
+                        model=old["model"],
+                        rows_used=0,
+                        parent_version=parent["version"] if parent else None,
+                        fitted_through=await quality_store.database_now(conn) - RATING_SETTLE,
+                        trigger="restore",
+                        diff={},
+                        restored_from=version,
+                    )
+                    row = await quality_store.version(conn, new)
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", MODEL_LOCK_KEY)
+        assert row is not None
+        QUALITY_MODEL_VERSION.set(new)
+        await self.publish(published(row))
+        return {"status": "restored", "version": new, "restored_from": version}
+
+    async def current(self) -> QualityModelPublished | None:
+        row = await quality_store.active(self.pool)
+        return published(row) if row is not None else None
+
+    async def versions(self, limit: int = 20) -> list[dict[str, Any]]:
+        return [
+            {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+            for row in await quality_store.versions(self.pool, limit)
+        ]
+
+    async def status(self) -> dict[str, Any]:
+        """The model fields of /admin/learning/status."""
+        row = await quality_store.active(self.pool)
+        if row is None:
+            return {"model_version": None, "model": {"source": "catalog priors"}}
+        return {
+            "model_version": row["version"],
+            "model": {
+                "source": "learned",
+                "created_at": row["created_at"].isoformat(),
+                "context_version": row["context_version"],
+                "rows_used": row["rows_used"],
+                "parent_version": row["parent_version"],
+                "restored_from": row["restored_from"],
+                "fitted_through": row["fitted_through"].isoformat(),
+                "bytes": len(row["model"]),
+            },
+        }

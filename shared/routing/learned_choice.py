@@ -1,0 +1,73 @@
+"""The learned quality model's part in a routing decision: the one knob, the bandit's choice.
+
+`RoutingPolicy.decide` hands the candidates it computed (capabilities, constraints, key rules
+already applied) to `learned_choice` when a learned model version is installed. The choice is
+the cheapest candidate whose predicted quality reaches `quality_target` x the best candidate's
+(`bandit.chooser.choose`); Thompson sampling may try a cheaper one within the exploration
+budget. A request's `min_quality` keeps its meaning: candidates predicted below it are left out
+(when none reaches it, the best predicted stays) and such a request is never explored.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from shared.routing.bandit.chooser import BanditChoice, ExplorationBudget, choose
+from shared.routing.bandit.quality_model import QualityModel
+from shared.routing.catalog import ModelSpec
+
+
+@dataclass(frozen=True, slots=True)
+class Scoring:
+    """What the router brings to a decision about the quality model.
+
+    `version` None: the model is the catalog priors; it then only explains (the preview shows
+    its estimates) and today's rules decide. `budget` None: no exploration (previews).
+    """
+
+    model: QualityModel
+    x: npt.NDArray[np.float32]
+    version: int | None = None
+    budget: ExplorationBudget | None = None
+
+
+def learned_choice(
+    candidates: Sequence[ModelSpec],
+    scoring: Scoring,
+    quality_target: float,
+    min_quality: float | None,
+    costs: dict[str, float],
+    baseline_cost: float,
+    rng: random.Random,
+) -> tuple[BanditChoice, list[str]]:
+    """The bandit's choice among `candidates` and the reasons to show for it."""
+    pool = list(candidates)
+    reasons: list[str] = []
+    budget = scoring.budget
+    if min_quality is not None:
+        predicted, _ = scoring.model.predict([c.id for c in pool], scoring.x)
+        reaching = [c for c, q in zip(pool, predicted, strict=True) if q >= min_quality]
+        if reaching:
+            pool = reaching
+        else:
+            pool = [pool[int(np.argmax(predicted))]]
+            reasons.append(f"none predicted to reach min_quality {min_quality:.2f}")
+        budget = None  # a caller's floor is never explored
+    choice = choose(
+        pool, scoring.model, scoring.x, quality_target, rng, budget,
+        costs=costs, baseline_cost=baseline_cost,
+    )  # fmt: skip
+    greedy = choice.estimate(choice.greedy_model_id)
+    reasons.append(
+        f"quality model v{scoring.version}: cheapest predicted within {quality_target:.2f} of "
+        f"the best: {choice.greedy_model_id} ({greedy.predicted_quality:.3f} "
+        f"+/- {greedy.uncertainty:.3f})"
+    )
+    if choice.explored:
+        reasons.append(f"exploring cheaper {choice.model_id} (Thompson draw, within budget)")
+    return choice, reasons
