@@ -11,14 +11,11 @@ CancelRequest: the router stops the provider call and records the request `cance
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 from uuid import UUID
 
-from aio_pika.abc import AbstractIncomingMessage
-from pydantic import ValidationError
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
@@ -27,6 +24,7 @@ from services.ingress.bus_calls import reply_error
 from services.ingress.deadlines import cancel_request
 from services.ingress.errors import ApiError, api_error_response
 from services.ingress.state import IngressState
+from shared.messaging.stream_replies import StreamReplies
 from shared.messaging.topology import ROUTE_REQUESTS
 
 log = logging.getLogger(__name__)
@@ -55,24 +53,19 @@ class Renderer(Protocol):
 
 
 class RouteReplies:
-    """The replies of one streamed request, in `seq` order, each once."""
+    """The replies of one streamed request, published by this ingress."""
 
     def __init__(self, state: IngressState, request_id: UUID, correlation_id: str) -> None:
         self.state = state
         self.request_id = request_id
         self.correlation_id = correlation_id
-        self.queue: asyncio.Queue[AbstractIncomingMessage] | None = None
-        self._expected = 0
-        self._early: dict[int, RouteChunk] = {}
-        self._end: dict[str, Any] | None = None
+        self._replies: StreamReplies | None = None
 
     async def open(self, command: RouteRequest, timeout_s: float) -> None:
         """Publish the request; raises ApiError 503 when the broker cannot take it."""
         name = self.state.settings.name(ROUTE_REQUESTS)
         try:
-            self.queue = await self.state.rpc.open_stream(
-                name, command, timeout_s, self.correlation_id
-            )
+            queue = await self.state.rpc.open_stream(name, command, timeout_s, self.correlation_id)
         except Exception as exc:  # aiormq/aio-pika raise several types while the broker is away
             raise ApiError(
                 503,
@@ -80,35 +73,15 @@ class RouteReplies:
                 "the message broker is not reachable; retry shortly",
                 extra={"request_id": str(self.request_id)},
             ) from exc
+        self._replies = StreamReplies(queue)
 
     def close(self) -> None:
         self.state.rpc.close_stream(self.correlation_id)
 
     async def next(self) -> RouteChunk | dict[str, Any]:
         """The next chunk, or the end's payload once every chunk before it was given."""
-        assert self.queue is not None, "open() first"
-        while True:
-            if (chunk := self._early.pop(self._expected, None)) is not None:
-                self._expected += 1
-                return chunk
-            if self._end is not None and self._expected >= int(self._end.get("chunks") or 0):
-                return self._end
-            message = await self.queue.get()
-            if message.type == "chunk":
-                try:
-                    chunk = RouteChunk.model_validate_json(message.body)
-                except ValidationError:
-                    log.warning("stream %s: unreadable chunk dropped", self.request_id)
-                    continue
-                # A duplicate (a redelivered request streamed again) is dropped.
-                if chunk.seq >= self._expected:
-                    self._early[chunk.seq] = chunk
-                continue
-            try:
-                payload = json.loads(message.body)
-            except ValueError:
-                payload = {"ok": False, "error_kind": "bad_reply"}
-            self._end = payload if isinstance(payload, dict) else {"ok": False}
+        assert self._replies is not None, "open() first"
+        return await self._replies.next()
 
 
 class EventStream(Response):

@@ -3,6 +3,8 @@
     async with OptimizerClient("amqp://guest:guest@127.0.0.1:5672/") as client:
         result = await client.route("What is the capital of France?", max_tokens=64)
         print(result.answer, result.model, result.cost_usd)
+        async for part in client.route_stream("Tell me a story."):  # as it is produced
+            print(part.delta if isinstance(part, RouteChunk) else part.cost_usd)
         await client.submit_feedback(result.request_id, quality_score=5, is_correct=True)
 
 It speaks the contract of schemas/messages.py (docs/asyncapi.json) through
@@ -15,24 +17,31 @@ feedback to a key.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 from uuid import UUID
 
 from schemas.messages import (
+    CancelRequest,
     ChatMessage,
     ErrorReply,
     FeedbackAck,
+    RouteChunk,
     RouteConstraints,
     RouteRequest,
     RouteResult,
+    RouteStreamEnd,
     SubmitFeedback,
 )
-from shared.messaging.direct import RpcClient
-from shared.messaging.topology import FEEDBACK_SUBMISSIONS, ROUTE_REQUESTS
+from shared.messaging.direct import RpcClient, RpcTimeoutError
+from shared.messaging.stream_replies import StreamReplies
+from shared.messaging.topology import CANCELS_EXCHANGE, FEEDBACK_SUBMISSIONS, ROUTE_REQUESTS
 
 
 class OptimizerError(RuntimeError):
@@ -92,6 +101,57 @@ class OptimizerClient:
         )
         data = await self.call(ROUTE_REQUESTS, request.model_dump_json().encode())
         return RouteResult.model_validate(data)
+
+    async def route_stream(
+        self,
+        prompt: str | list[ChatMessage],
+        max_tokens: int = 512,
+        constraints: RouteConstraints | None = None,
+        api_key_id: str | None = None,
+    ) -> AsyncIterator[RouteChunk | RouteStreamEnd]:
+        """The answer as the model produces it: RouteChunk messages in `seq` order, then one
+        RouteStreamEnd (usage, cost, the decision; `ok` false with `error_kind` on failure,
+        `stream_interrupted` when it broke off after some text). Leaving the loop early sends
+        a CancelRequest, which stops the provider call. Raises OptimizerError for a malformed
+        request and RpcTimeoutError when nothing arrives within `timeout_s`."""
+        if not self._connected:
+            raise RuntimeError("not connected: use `async with OptimizerClient(...)`")
+        messages = [ChatMessage(role="user", content=prompt)] if isinstance(prompt, str) else prompt
+        request = RouteRequest(
+            messages=messages,
+            max_tokens=max_tokens,
+            constraints=constraints or RouteConstraints(),
+            api_key_id=api_key_id,
+            deadline_at=datetime.now(UTC) + timedelta(seconds=self.timeout_s),
+            stream=True,
+        )
+        correlation_id = request.request_id.hex
+        queue = await self._rpc.open_stream(
+            f"{self.prefix}{ROUTE_REQUESTS}", request, self.timeout_s, correlation_id
+        )
+        replies = StreamReplies(queue)
+        finished = False
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                while True:
+                    item = await replies.next()
+                    if isinstance(item, RouteChunk):
+                        yield item
+                        continue
+                    finished = True
+                    if item.get("ok") is False and "request_id" not in item:
+                        error = ErrorReply.model_validate(item)
+                        raise OptimizerError(error.error_kind, error.error_message)
+                    yield RouteStreamEnd.model_validate(item)
+                    return
+        except TimeoutError as exc:
+            raise RpcTimeoutError(f"the stream did not end within {self.timeout_s:.1f}s") from exc
+        finally:
+            self._rpc.close_stream(correlation_id)
+            if not finished:
+                cancel = CancelRequest(request_id=request.request_id, reason="caller_request")
+                with contextlib.suppress(Exception):  # the deadline still stops the work
+                    await self._rpc.notify(f"{self.prefix}{CANCELS_EXCHANGE}", cancel)
 
     async def submit_feedback(
         self,

@@ -20,7 +20,8 @@ import httpx
 import openai
 import pytest
 
-from schemas.messages import ChatMessage, RouteRequest, RouteStreamEnd
+from schemas.messages import ChatMessage, RouteChunk, RouteConstraints, RouteRequest, RouteStreamEnd
+from shared.messaging.client import OptimizerClient
 from shared.messaging.direct import RpcClient
 from shared.messaging.topology import ROUTE_REQUESTS
 from shared.routing.catalog import load_catalog
@@ -307,3 +308,30 @@ async def test_anthropic_sdk_streams_v1_messages_and_sees_a_mid_stream_error(
                 pass
     assert "stream_interrupted" in str(caught.value)
     await client.close()
+
+
+async def test_a_bus_producer_streams_and_leaving_early_cancels_the_call(
+    running: tuple[RunningSystem, asyncpg.Pool], vendor: FakeVendorServer
+) -> None:
+    system, pool = running
+    settings = system.settings
+    constraints = RouteConstraints(model=MODEL_OF["google"])
+    vendor.enqueue("google", Reply(pieces=PIECES, piece_delay_s=0.02))
+    async with OptimizerClient(settings.rabbitmq_url, settings.amqp_prefix, timeout_s=20) as bus:
+        parts = [part async for part in bus.route_stream("The sea?", constraints=constraints)]
+        *chunks, end = parts
+        assert all(isinstance(c, RouteChunk) for c in chunks) and isinstance(end, RouteStreamEnd)
+        assert "".join(c.delta for c in chunks) == "".join(PIECES)  # type: ignore[union-attr]
+        assert end.ok and end.chunks == len(chunks) and end.cost_usd > 0
+        assert end.tokens_out == TOKENS_OUT
+        vendor.enqueue("google", Reply(pieces=[f" w{i}" for i in range(100)], piece_delay_s=0.1))
+        async for part in bus.route_stream("The sea again?", constraints=constraints):
+            assert isinstance(part, RouteChunk)
+            request_id = part.request_id
+            break
+    left_at = time.monotonic()
+    while not vendor.disconnects and time.monotonic() - left_at < 5:
+        await asyncio.sleep(0.02)
+    assert vendor.disconnects and vendor.disconnects[0][1] - left_at < 2.0
+    row = await _row(pool, str(request_id))
+    assert row["status"] == "cancelled"
