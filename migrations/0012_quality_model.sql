@@ -7,8 +7,9 @@ ALTER TABLE routing_requests ADD COLUMN IF NOT EXISTS model_version integer;
 
 -- What the router saw of a prompt when it decided (float16, little endian; never its text).
 -- Kept FEATURE_RETENTION_DAYS, by created_at (the request's time), then deleted by the ledger.
+-- routing_requests is partitioned (0010): a request's id alone is unique in request_ids.
 CREATE TABLE IF NOT EXISTS request_features (
-    request_id      uuid PRIMARY KEY REFERENCES routing_requests (request_id) ON DELETE CASCADE,
+    request_id      uuid PRIMARY KEY REFERENCES request_ids (request_id) ON DELETE CASCADE,
     created_at      timestamptz NOT NULL,
     context_version smallint NOT NULL,
     features        bytea NOT NULL CHECK (octet_length(features) <= 2048)

@@ -104,8 +104,17 @@ if [[ "$exists" != 1 ]]; then
     printf 'CREATE DATABASE :"db";\n' | admin_psql -v db="$DB_NAME"
 fi
 
+# pg_dump --clean drops each partition's primary key on its own, which PostgreSQL refuses (the
+# key is the parent's); dropping the partitioned tables first, in the same transaction, leaves
+# the dump nothing to drop there. The dump holds the whole database and re-creates them.
+DROP_PARTITIONED="DO \$\$ DECLARE t record; BEGIN
+  FOR t IN SELECT oid::regclass AS name FROM pg_class
+           WHERE relkind = 'p' AND NOT relispartition AND relnamespace = 'public'::regnamespace
+  LOOP EXECUTE format('DROP TABLE IF EXISTS %s CASCADE', t.name); END LOOP;
+END \$\$;"
+
 info "Restoring $FILE into $DB_NAME ..."
-if ! gzip -dc "$FILE" | target_psql --single-transaction >/dev/null; then
+if ! { printf '%s\n' "$DROP_PARTITIONED"; gzip -dc "$FILE"; } | target_psql --single-transaction >/dev/null; then
     die "the restore failed and was rolled back (see the error above)"
 fi
 info "Restore complete: database $DB_NAME now holds $FILE."

@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     # A rating whose request is not recorded is parked this long, then deleted: a request's
     # row lands within seconds, so one that never came is a wrong or made-up request_id.
     pending_feedback_ttl_s: float = Field(default=86_400.0, gt=0)
+    # Requests and their ratings older than this many days are dropped, a whole month at a
+    # time (shared/storage/partitions.py); 0 keeps them forever.
+    data_retention_days: int = Field(default=0, ge=0)
 
     catalog_path: str | None = None
     # A TOML file of models to add or change (docs/api.md#any-model); validated at start,
@@ -165,6 +168,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"ENVIRONMENT={self.environment}: AUTH_ENABLED=false is for local development "
                 "only; create keys with `optimizer keys create` instead"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _retention_covers_learning_window(self) -> Settings:
+        if 0 < self.data_retention_days < self.learner_window_days:
+            raise ValueError(
+                f"DATA_RETENTION_DAYS={self.data_retention_days} is shorter than "
+                f"LEARNER_WINDOW_DAYS={self.learner_window_days}: the learner would lose "
+                "ratings inside its window; keep them at least as long (0 keeps them forever)"
             )
         return self
 

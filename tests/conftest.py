@@ -157,6 +157,19 @@ async def db(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
+@pytest.fixture
+async def fresh_url(service_urls: tuple[str, str]) -> AsyncIterator[str]:
+    """The URL of a database of its own, not created yet (`migrate` creates it); dropped after."""
+    base = urlsplit(service_urls[0])
+    name = f"optimizer_mig_{uuid.uuid4().hex[:8]}"
+    yield urlunsplit(base._replace(path=f"/{name}"))
+    admin = await asyncpg.connect(urlunsplit(base._replace(path="/postgres")))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -9,21 +9,24 @@ from typing import Any
 import asyncpg
 
 from schemas.messages import Override
+from shared.storage.partitions import rated_request_months
 
 # "Good" outcome: marked correct, or (when correctness was not given) a score of 4 or 5.
 # Must agree with shared.routing.learning's definition, which the replay evaluator uses.
-AGGREGATE_FEEDBACK = """
+AGGREGATE_FEEDBACK = f"""
 SELECT r.pattern, r.model, count(*)::int AS samples,
        sum(CASE WHEN f.is_correct IS TRUE OR (f.is_correct IS NULL AND f.quality_score >= 4)
                 THEN 1 ELSE 0 END)::int AS good,
        avg(f.quality_score)::float AS avg_quality,
        avg(CASE WHEN f.is_correct THEN 1.0 WHEN f.is_correct = false THEN 0.0 END)::float
            AS correct_rate
-FROM production_feedback f JOIN routing_requests r USING (request_id)
+FROM production_feedback f JOIN routing_requests r
+    ON r.request_id = f.request_id AND r.created_at = f.request_created_at
 WHERE f.updated_at > now() - $1::interval AND r.ok AND r.model IS NOT NULL
+  AND {rated_request_months("updated_at")}
 GROUP BY r.pattern, r.model
 ORDER BY r.pattern, r.model
-"""
+"""  # noqa: S608 - a fixed condition
 
 
 async def aggregate(conn: asyncpg.Connection, window_days: int) -> list[asyncpg.Record]:

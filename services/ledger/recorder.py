@@ -18,6 +18,7 @@ import asyncpg
 from schemas.messages import RouteCompleted
 from services.ledger import access_store
 from shared.routing.stored_features import stored_bytes
+from shared.storage import partitions
 from shared.storage.db import TRANSIENT_DB_ERRORS, with_db_retry
 
 log = logging.getLogger(__name__)
@@ -37,15 +38,25 @@ _COLUMNS = (
 
 # jsonb travels as text: asyncpg would read a list inside an array as another dimension.
 _NAMES = ", ".join(name for name, _ in _COLUMNS)
+# routing_requests is partitioned by created_at, so its key is (request_id, created_at); the
+# request id is claimed in request_ids first, and only the events that claimed theirs are
+# stored: a redelivered event (even with another created_at) stays one row.
 _INSERT_MANY = f"""
-INSERT INTO routing_requests ({_NAMES})
-SELECT {", ".join(f"{name}::jsonb" if kind == "jsonb" else name for name, kind in _COLUMNS)}
-FROM unnest({
+WITH batch AS (
+    SELECT * FROM unnest({
     ", ".join(
         f"${i}::{'text' if kind == 'jsonb' else kind}[]" for i, (_, kind) in enumerate(_COLUMNS, 1)
     )
 }) AS batch({_NAMES})
-ON CONFLICT (request_id) DO NOTHING
+), claimed AS (
+    INSERT INTO request_ids (request_id, created_at)
+    SELECT request_id, created_at FROM batch
+    ON CONFLICT (request_id) DO NOTHING
+    RETURNING request_id
+)
+INSERT INTO routing_requests ({_NAMES})
+SELECT {", ".join(f"{name}::jsonb" if kind == "jsonb" else name for name, kind in _COLUMNS)}
+FROM batch JOIN claimed USING (request_id)
 RETURNING request_id
 """  # noqa: S608 - column names are constants
 
@@ -60,13 +71,15 @@ ON CONFLICT (request_id) DO NOTHING
 # transaction that stores the row.
 ADOPT_PENDING = """
 WITH moved AS (DELETE FROM pending_feedback WHERE request_id = ANY($1::uuid[]) RETURNING *)
-INSERT INTO production_feedback (request_id, quality_score, is_correct, comment, api_key_id,
-                                 created_at, updated_at)
-SELECT m.request_id, m.quality_score, m.is_correct, m.comment, m.api_key_id, m.received_at, now()
-FROM moved m JOIN routing_requests r USING (request_id)
+INSERT INTO production_feedback (request_id, request_created_at, quality_score, is_correct,
+                                 comment, api_key_id, created_at, updated_at)
+SELECT m.request_id, r.created_at, m.quality_score, m.is_correct, m.comment, m.api_key_id,
+       m.received_at, now()
+FROM moved m JOIN request_ids i USING (request_id)
+JOIN routing_requests r ON r.request_id = i.request_id AND r.created_at = i.created_at
 -- Feedback parked under another client's key is dropped here, never attached to this request.
 WHERE m.api_key_id IS NULL OR m.api_key_id IS NOT DISTINCT FROM r.api_key_id
-ON CONFLICT (request_id) DO NOTHING
+ON CONFLICT (request_id, request_created_at) DO NOTHING
 """
 
 
@@ -101,15 +114,26 @@ def _feature_arrays(events: Sequence[RouteCompleted]) -> list[list[object]]:
 async def record_completions(pool: asyncpg.Pool, events: Sequence[RouteCompleted]) -> set[UUID]:
     """Store the events (idempotent on request_id); returns the ids this call inserted."""
     unique = list({e.request_id: e for e in events}.values())
-    ids = [e.request_id for e in unique]
-    async with pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(_INSERT_MANY, *_column_arrays(unique))
+    async with pool.acquire() as conn:
+        try:
+            return await _insert(conn, unique)
+        except asyncpg.CheckViolationError as exc:
+            if not partitions.is_missing_partition(exc):
+                raise
+            # Dated in a month not made ahead (a clock far off, an old event redelivered).
+            await partitions.ensure_months(conn, (e.created_at for e in unique))
+            return await _insert(conn, unique)
+
+
+async def _insert(conn: asyncpg.Connection, events: list[RouteCompleted]) -> set[UUID]:
+    async with conn.transaction():
+        rows = await conn.fetch(_INSERT_MANY, *_column_arrays(events))
         inserted = {row["request_id"] for row in rows}
-        with_features = [e for e in unique if e.features and e.context_version is not None]
+        with_features = [e for e in events if e.features and e.context_version is not None]
         if with_features:
             await conn.execute(_INSERT_FEATURES, *_feature_arrays(with_features))
-        await conn.execute(ADOPT_PENDING, ids)
-        await access_store.settle_many(conn, unique, inserted)
+        await conn.execute(ADOPT_PENDING, [e.request_id for e in events])
+        await access_store.settle_many(conn, events, inserted)
     return inserted
 
 

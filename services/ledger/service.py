@@ -20,6 +20,7 @@ from shared.messaging.bus import make_broker
 from shared.messaging.topology import FEEDBACK_COMPLETIONS, FEEDBACK_QUERIES, FEEDBACK_SUBMISSIONS
 from shared.metrics import FEEDBACK
 from shared.settings import Settings
+from shared.storage import partitions
 from shared.storage.db import create_pool, ping
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 _EXPIRY_SWEEP_S = 300.0
 # Stored features older than FEATURE_RETENTION_DAYS are deleted this often (retention is days).
 _FEATURE_SWEEP_S = 3600.0
+# Partitions are made months ahead, so a daily run (and one at start) leaves ample margin.
+_PARTITION_MAINTENANCE_S = 86_400.0
 
 
 class LedgerService(Worker):
@@ -67,6 +70,7 @@ class LedgerService(Worker):
         ttl = self.settings.pending_feedback_ttl_s
         self.spawn(periodic(min(ttl / 2, _EXPIRY_SWEEP_S), self._expire_pending))
         self.spawn(periodic(_FEATURE_SWEEP_S, self.expire_features))
+        self.spawn(periodic(_PARTITION_MAINTENANCE_S, self._maintain_partitions))
 
     async def expire_features(self) -> int:
         """Delete context vectors past FEATURE_RETENTION_DAYS (also run every hour)."""
@@ -74,6 +78,9 @@ class LedgerService(Worker):
         if deleted:
             log.info("%d stored feature vectors expired", deleted)
         return deleted
+
+    async def _maintain_partitions(self) -> None:
+        await partitions.maintain(self.pool, self.settings.data_retention_days)
 
     async def _expire_pending(self) -> None:
         expired = await store.expire_pending(self.pool, self.settings.pending_feedback_ttl_s)

@@ -11,14 +11,17 @@ import asyncpg
 
 from schemas.messages import SubmitFeedback
 from services.ledger.recorder import ADOPT_PENDING
+from shared.storage.partitions import rated_request_months
 
+# A rating is kept in its request's month (migrations/0011): request_ids says which.
 _UPSERT_FEEDBACK = """
-INSERT INTO production_feedback (request_id, quality_score, is_correct, comment, api_key_id)
-VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (request_id) DO UPDATE SET
+INSERT INTO production_feedback (request_id, request_created_at, quality_score, is_correct,
+                                 comment, api_key_id)
+SELECT request_id, created_at, $2, $3, $4, $5 FROM request_ids WHERE request_id = $1
+ON CONFLICT (request_id, request_created_at) DO UPDATE SET
     quality_score = EXCLUDED.quality_score, is_correct = EXCLUDED.is_correct,
     comment = EXCLUDED.comment, revision = production_feedback.revision + 1, updated_at = now()
-RETURNING (xmax = 0) AS inserted
+RETURNING revision = 1 AS inserted  -- xmax cannot be read from a partitioned table
 """
 
 _PARK_FEEDBACK = """
@@ -32,8 +35,12 @@ ON CONFLICT (request_id) DO UPDATE SET
 
 async def request_owner(pool: asyncpg.Pool, request_id: UUID) -> tuple[bool, str | None]:
     """(exists, api_key_id) of a stored request."""
+    # Through request_ids, so that only the request's month is read.
     row = await pool.fetchrow(
-        "SELECT api_key_id FROM routing_requests WHERE request_id = $1", request_id
+        """SELECT r.api_key_id FROM request_ids i
+           JOIN routing_requests r ON r.request_id = i.request_id AND r.created_at = i.created_at
+           WHERE i.request_id = $1""",
+        request_id,
     )
     return (row is not None, row["api_key_id"] if row else None)
 
@@ -79,7 +86,7 @@ async def park_feedback(pool: asyncpg.Pool, feedback: SubmitFeedback) -> None:
         )
         # The request row may have landed between our check and this insert.
         exists = await conn.fetchval(
-            "SELECT 1 FROM routing_requests WHERE request_id = $1", feedback.request_id
+            "SELECT 1 FROM request_ids WHERE request_id = $1", feedback.request_id
         )
         if exists:
             await conn.execute(ADOPT_PENDING, [feedback.request_id])
@@ -130,8 +137,10 @@ async def feedback_summary(pool: asyncpg.Pool, days: int) -> dict[str, Any]:
     for key, column in (("by_model", "r.model"), ("by_query_pattern", "r.pattern")):
         rows = await pool.fetch(
             f"""SELECT {column} AS name, count(*) AS count, avg(f.quality_score)::float AS avg
-                FROM production_feedback f JOIN routing_requests r USING (request_id)
+                FROM production_feedback f JOIN routing_requests r
+                    ON r.request_id = f.request_id AND r.created_at = f.request_created_at
                 WHERE f.created_at > now() - $1::interval
+                  AND {rated_request_months("created_at")}
                 GROUP BY {column} ORDER BY count(*) DESC, {column}""",  # noqa: S608 - fixed columns
             since,
         )

@@ -4,22 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
 from shared.storage.migrate import discover, migrate
-
-
-@pytest.fixture
-async def fresh_url(service_urls: tuple[str, str]):
-    base = urlsplit(service_urls[0])
-    name = f"optimizer_mig_{uuid.uuid4().hex[:8]}"
-    yield urlunsplit(base._replace(path=f"/{name}"))
-    admin = await asyncpg.connect(urlunsplit(base._replace(path="/postgres")))
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.close()
 
 
 async def _columns(url: str, table: str) -> set[str]:
@@ -72,21 +61,19 @@ async def test_deployment_guide_queries_run_and_constraints_hold(fresh_url: str)
         await conn.fetch("SELECT quality_score, COUNT(*) FROM production_feedback GROUP BY 1")
         await conn.fetch("SELECT * FROM learning_overrides WHERE confidence_level = 'high'")
         request_id = uuid.uuid4()
-        await conn.execute(
+        created_at = await conn.fetchval(
             "INSERT INTO routing_requests (request_id, ok, pattern, complexity, prompt_hash) "
-            "VALUES ($1, true, 'code', 'low', 'h')",
+            "VALUES ($1, true, 'code', 'low', 'h') RETURNING created_at",
             request_id,
         )
+        rate = (
+            "INSERT INTO production_feedback (request_id, request_created_at, quality_score) "
+            "VALUES ($1, $2, $3)"
+        )
         with pytest.raises(asyncpg.CheckViolationError):
-            await conn.execute(
-                "INSERT INTO production_feedback (request_id, quality_score) VALUES ($1, 6)",
-                request_id,
-            )
+            await conn.execute(rate, request_id, created_at, 6)
         with pytest.raises(asyncpg.ForeignKeyViolationError):
-            await conn.execute(
-                "INSERT INTO production_feedback (request_id, quality_score) VALUES ($1, 3)",
-                uuid.uuid4(),
-            )
+            await conn.execute(rate, uuid.uuid4(), created_at, 3)
         with pytest.raises(asyncpg.CheckViolationError):
             await conn.execute(
                 "INSERT INTO learning_overrides (version, pattern, model, provider, "
