@@ -9,25 +9,30 @@ from typing import Any
 
 import asyncpg
 
+from shared.storage.partitions import rated_request_months
+
 # A rating enters the model once. New since the parent's `fitted_through`: first submissions
 # (revision 1, including ratings parked before their request and attached later, whose
 # `updated_at` is when they were attached) and ratings first made after it and revised since.
 # A re-rating of a request already learned from is not learned twice (docs/learning.md).
-_NEW_RATINGS = """
+_NEW_RATINGS = f"""
 SELECT r.model, rf.features, f.quality_score, f.is_correct
 FROM production_feedback f
-JOIN routing_requests r USING (request_id)
-JOIN request_features rf USING (request_id)
+JOIN routing_requests r ON r.request_id = f.request_id AND r.created_at = f.request_created_at
+JOIN request_features rf ON rf.request_id = f.request_id
 WHERE rf.context_version = $1 AND r.ok AND r.model IS NOT NULL
   AND f.updated_at > $2 AND f.updated_at <= $3
   AND (f.revision = 1 OR f.created_at > $2)
-"""
+  AND {rated_request_months("updated_at > $2 AND updated_at <= $3")}
+"""  # noqa: S608 - fixed conditions
 
 # Recent traffic the dry-run diff replays: what the routers would decide on it.
 _RECENT_FEATURES = """
 SELECT rf.features, r.tokens_in, r.tokens_out, r.provider
 FROM request_features rf JOIN routing_requests r USING (request_id)
 WHERE rf.context_version = $1 AND rf.created_at > now() - $2::interval AND r.ok
+  -- the same window on the request, so that only its months are read
+  AND r.created_at > now() - $2::interval
 ORDER BY rf.created_at DESC
 LIMIT $3
 """

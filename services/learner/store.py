@@ -23,7 +23,7 @@ SELECT r.pattern, r.model, count(*)::int AS samples,
 FROM production_feedback f JOIN routing_requests r
     ON r.request_id = f.request_id AND r.created_at = f.request_created_at
 WHERE f.updated_at > now() - $1::interval AND r.ok AND r.model IS NOT NULL
-  AND {rated_request_months("updated_at")}
+  AND {rated_request_months("updated_at > now() - $1::interval")}
 GROUP BY r.pattern, r.model
 ORDER BY r.pattern, r.model
 """  # noqa: S608 - a fixed condition

@@ -140,7 +140,7 @@ async def feedback_summary(pool: asyncpg.Pool, days: int) -> dict[str, Any]:
                 FROM production_feedback f JOIN routing_requests r
                     ON r.request_id = f.request_id AND r.created_at = f.request_created_at
                 WHERE f.created_at > now() - $1::interval
-                  AND {rated_request_months("created_at")}
+                  AND {rated_request_months("created_at > now() - $1::interval")}
                 GROUP BY {column} ORDER BY count(*) DESC, {column}""",  # noqa: S608 - fixed columns
             since,
         )

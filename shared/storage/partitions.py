@@ -60,18 +60,19 @@ def retention_cutoff(now: datetime, retention_days: int) -> datetime:
     return month_start(now - timedelta(days=retention_days))
 
 
-def rated_request_months(rating_time: str) -> str:
-    """SQL conditions that read only the months holding requests rated in a window.
+def rated_request_months(rated: str) -> str:
+    """SQL conditions that read only the months holding the requests of some ratings.
 
     For a query joining `production_feedback f` and `routing_requests r` on the request and
-    keeping ratings with `f.<rating_time> > now() - $1::interval`. A rating's window says
-    nothing of its request's month, so PostgreSQL would read every month of both tables; the
-    oldest rated request of the window bounds them (always true, so the result is the same)
-    and the months before it are skipped at run time. A single very old request rated in
-    the window makes the query read from its month on: slower, still right.
+    keeping the ratings for which `rated` holds (a condition on production_feedback's own
+    columns, e.g. "updated_at > now() - $1::interval"). A rating's time says nothing of its
+    request's month, so PostgreSQL would read every month of both tables; the oldest request
+    among those ratings bounds them (always true, so the result is the same) and the months
+    before it are skipped at run time. A very old request rated now makes the query read from
+    its month on: slower, still right.
     """
-    # rating_time is one of our column names, never input.
-    oldest = f"(SELECT min(request_created_at) FROM production_feedback WHERE {rating_time} > now() - $1::interval)"  # noqa: E501, S608
+    # `rated` is SQL of ours, never input.
+    oldest = f"(SELECT min(request_created_at) FROM production_feedback WHERE {rated})"  # noqa: S608
     return f"f.request_created_at >= {oldest} AND r.created_at >= {oldest}"
 
 
