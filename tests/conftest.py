@@ -11,12 +11,13 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
+from shared.messaging.topology import delete_namespace
 from shared.settings import Settings
 from tests.system import RunningSystem, start_system
 
@@ -118,34 +119,6 @@ async def isolated_settings(
 async def settings(service_urls: tuple[str, str], session_tag: str) -> AsyncIterator[Settings]:
     async with isolated_settings(service_urls, session_tag) as value:
         yield value
-
-
-async def delete_namespace(amqp_url: str, prefix: str) -> None:
-    """Delete the queues and exchanges a session declared (quorum queues outlive connections)."""
-    import aio_pika
-
-    from shared.messaging.topology import (
-        CANCELS_EXCHANGE,
-        DEAD_LETTER_EXCHANGE,
-        EVENTS_EXCHANGE,
-        OVERRIDES_EXCHANGE,
-        WORK_QUEUES,
-    )
-
-    connection = await aio_pika.connect(amqp_url)
-    try:
-        channel = await connection.channel()
-        for base in WORK_QUEUES:
-            for name in (f"{prefix}{base}", f"{prefix}{base}.dead"):
-                with suppress(Exception):
-                    await channel.queue_delete(name)
-                if channel.is_closed:
-                    channel = await connection.channel()
-        for base in (EVENTS_EXCHANGE, OVERRIDES_EXCHANGE, CANCELS_EXCHANGE, DEAD_LETTER_EXCHANGE):
-            with suppress(Exception):
-                await channel.exchange_delete(f"{prefix}{base}")
-    finally:
-        await connection.close()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ Services declare what they use at start; declarations are idempotent.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,3 +109,24 @@ async def declare_all(broker: Any, topology: Topology) -> None:
     completions = await broker.declare_queue(topology.completions())
     await completions.bind(events, routing_key=ROUTE_COMPLETED_KEY)
     await completions.bind(events, routing_key=ROUTE_COMPLETED_BATCH_KEY)
+
+
+async def delete_namespace(amqp_url: str, prefix: str) -> None:
+    """Delete the queues and exchanges declared under `prefix` (quorum queues outlive their
+    connections and keep broker files open): what tests and benchmarks do when they end."""
+    import aio_pika
+
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        channel = await connection.channel()
+        for base in WORK_QUEUES:
+            for name in (f"{prefix}{base}", f"{prefix}{base}.dead"):
+                with suppress(Exception):
+                    await channel.queue_delete(name)
+                if channel.is_closed:
+                    channel = await connection.channel()
+        for base in (EVENTS_EXCHANGE, OVERRIDES_EXCHANGE, CANCELS_EXCHANGE, DEAD_LETTER_EXCHANGE):
+            with suppress(Exception):
+                await channel.exchange_delete(f"{prefix}{base}")
+    finally:
+        await connection.close()
