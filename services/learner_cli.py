@@ -46,7 +46,10 @@ async def run_learner_command(args: argparse.Namespace, settings: Settings) -> i
             )
         elif args.command == "status":
             # What the learner service reports: the next run of the same schedule.
-            result = await learner.status(next_run=next_scheduled_run(settings))
+            result = {
+                **await learner.status(next_run=next_scheduled_run(settings)),
+                **await quality.status(),
+            }
         else:
             result = await learner.restore(args.version)
     finally:

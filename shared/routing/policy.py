@@ -191,11 +191,10 @@ class RoutingPolicy:
         candidates = self._candidates(
             constraints, prompt_tokens, max_tokens, needs, reasons, rejected
         )
-        by_cost = sorted(candidates, key=lambda c: (c.cost(prompt_tokens, max_tokens), c.id))
+        costs = {c.id: c.cost(prompt_tokens, max_tokens) for c in candidates}
+        by_cost = sorted(candidates, key=lambda c: (costs[c.id], c.id))
         target = constraints.quality_target
         target = self.quality_target if target is None else target
-        if scoring is not None:
-            costs = {c.id: c.cost(prompt_tokens, max_tokens) for c in by_cost}
         if scoring is not None and scoring.version is not None:
             choice, why = learned_choice(
                 by_cost, scoring, target, constraints.min_quality, costs,
@@ -237,7 +236,7 @@ class RoutingPolicy:
                 wanted.add(override.model)
                 reasons.append(f"override {override_key} -> {override.model} not used: {why_not}")
         chosen_cost = chosen.cost(prompt_tokens, max_tokens)
-        cheaper = [c for c in by_cost if c.cost(prompt_tokens, max_tokens) < chosen_cost]
+        cheaper = [c for c in by_cost if costs[c.id] < chosen_cost]
         explored = self._explore(rng, constraints, cheaper, wanted)
         if explored is not None:
             chosen, version = explored, None

@@ -25,6 +25,7 @@ from shared.routing.catalog import load_catalog
 from shared.settings import Settings
 from tests.conftest import free_port, isolated_settings
 from tests.integration.test_feedback_loop import _wait_version as wait_version
+from tests.integration.test_learner_cli import _cli
 from tests.integration.test_request_path import wait_for_rows
 from tests.system import RunningSystem, start_system
 
@@ -180,6 +181,30 @@ async def test_fit_dry_run_apply_and_restore_move_every_router(
         "WHERE model_version IS NOT NULL GROUP BY 1 ORDER BY 1"
     )
     assert {r["model_version"] for r in stored} == {1, 2, 3}
+
+
+async def test_the_cli_dry_runs_applies_lists_and_restores(
+    running: tuple[RunningSystem, RouterService], own: Settings
+) -> None:
+    routers = _routers(running)
+    code, dry = await asyncio.to_thread(_cli, own, "model", "dry-run")
+    assert code == 0 and dry["status"] == "dry_run" and dry["written"] is False
+    code, listed = await asyncio.to_thread(_cli, own, "model", "list")
+    assert code == 0
+    newest = listed["versions"][0]["version"]
+    code, applied = await asyncio.to_thread(_cli, own, "model", "apply")
+    assert code == 0 and applied["status"] == "unchanged" and applied["version"] == newest
+    code, restored = await asyncio.to_thread(_cli, own, "model", "restore", "2")
+    assert code == 0 and restored == {
+        "status": "restored",
+        "version": newest + 1,
+        "restored_from": 2,
+    }
+    await _wait_version(routers, newest + 1)  # the CLI publishes like the learner service
+    code, status = await asyncio.to_thread(_cli, own, "status")
+    assert code == 0 and status["model_version"] == newest + 1
+    code, missing = await asyncio.to_thread(_cli, own, "model", "restore", "999")
+    assert code == 1 and missing["status"] == "not_found"
 
 
 async def test_preview_shows_each_candidates_estimate_and_the_knob(
