@@ -1,8 +1,11 @@
 """`optimizer replay`: replay a public dataset through the routing and learning code.
 
     python -m replay.cli --dataset routerbench --out out/replay-routerbench
+    python -m replay.cli --router overrides --dataset routerbench --out out/replay-overrides
 
-Writes DIR/result.json and DIR/cost_quality.png, prints a short summary. See docs/replay.md.
+`--router bandit` (default): the per-prompt bandit (replay/bandit_cli.py, docs/bandit.md);
+`--router overrides`: the per-pattern overrides of docs/learning.md. Writes DIR/result.json and
+DIR/cost_quality.png, prints a short summary. See docs/replay.md.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from replay import bandit_cli
 from replay.datasets import LOADERS, load, load_jsonl
 from replay.records import ReplayRecord, replay_catalog
 from replay.report import build, plot, write_json
@@ -39,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="optimizer replay", description=__doc__.splitlines()[0] if __doc__ else None
     )
     p.add_argument("--dataset", required=True, choices=[*sorted(LOADERS), "jsonl"])
+    p.add_argument("--router", choices=("bandit", "overrides"), default="bandit")
     p.add_argument(
         "--records", type=Path, help="with --dataset jsonl: a file in the generic format"
     )
@@ -78,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
         "--no-trials", action="store_true", help="explore uniformly among cheaper models"
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    bandit_cli.add_arguments(p.add_argument_group("bandit router"))
     return p
 
 
@@ -115,10 +121,14 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError, KeyError) as exc:
         print(f"cannot read {args.dataset} under {args.evaldata}: {exc}", file=sys.stderr)
         return 2
+    progress = None if args.quiet else _progress
+    if args.router == "bandit":
+        print(bandit_cli.write(bandit_cli.run(args, dataset, progress), args.out))
+        return 0
     catalog = replay_catalog(dataset, config.max_tokens)
     stream, holdout = split(dataset, config)
     replayer = Replayer(dataset, catalog, config)
-    steps = replayer.run(stream, progress=None if args.quiet else _progress)
+    steps = replayer.run(stream, progress=progress)
     evaluated = replayer.evaluate(holdout)
     result = build(dataset, catalog, config, replayer, steps, evaluated)
     args.out.mkdir(parents=True, exist_ok=True)

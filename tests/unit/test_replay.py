@@ -84,14 +84,42 @@ def test_replay_is_deterministic(dataset) -> None:
 def test_cli_writes_json_and_plot(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     out = tmp_path / "replay"
-    args = ["--dataset", "jsonl", "--records", str(FIXTURE), "--out", str(out)]
-    code = cli.main([*args, "--retrain-every", "10", "--exploration", "0.2", "--quiet"])
+    args = ["--dataset", "jsonl", "--records", str(FIXTURE), "--out", str(out), "--quiet"]
+    args += ["--router", "overrides"]
+    code = cli.main([*args, "--retrain-every", "10", "--exploration", "0.2"])
     assert code == 0
     result = json.loads((out / "result.json").read_text())
     assert 0 < result["quality_vs_best"] <= 1.0
     assert 0 < result["cost_vs_best"] <= 1.0
     assert result["after_learning"]["quality_vs_best"] == 1.0
     assert result["learning_curve"]
+    assert (out / "cost_quality.png").stat().st_size > 0
+
+
+def test_bandit_cli_learns_the_fixture_and_reports_every_seed(tmp_path: Path) -> None:
+    """The default router: one pass, held-out split, two seeds, feedback at 100% and 10%."""
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "bandit"
+    args = ["--dataset", "jsonl", "--records", str(FIXTURE), "--out", str(out), "--quiet"]
+    assert cli.main([*args, "--retrain-every", "10", "--seeds", "0", "1"]) == 0
+    result = json.loads((out / "result.json").read_text())
+    assert result["router"] == "bandit" and result["scored_on"] == "held-out split"
+    assert set(result["by_feedback_rate"]) == {"1.0", "0.1"}
+    full = result["by_feedback_rate"]["1.0"]
+    assert [run["seed"] for run in full["seeds"]] == [0, 1]
+    run = full["seeds"][0]
+    assert run["streamed"] + run["scored"] == 240 and run["scored"] == 72
+    # Code goes to the cheap model, math stays on the strong one: most of the cost saved.
+    assert run["final"]["quality_vs_best"] >= 0.95
+    assert run["final"]["cost_vs_best"] <= 0.6
+    assert run["final"]["explored_share"] == 0.0
+    assert 0.0 < run["online"]["explored_share"] < 0.5
+    # Two models: PGR curve from 0 to 1, and better than random on this separable data.
+    assert run["two_models"]["curve"][0] == {"strong_share": 0.0, "pgr": 0.0}
+    assert run["two_models"]["apgr"] > 0.6
+    assert full["summary"]["final"]["cost_vs_best"]["all"] == [
+        s["final"]["cost_vs_best"] for s in full["seeds"]
+    ]
     assert (out / "cost_quality.png").stat().st_size > 0
 
 

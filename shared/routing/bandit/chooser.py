@@ -1,7 +1,8 @@
 """The bandit's decision: the cheapest model good enough, and Thompson-sampled exploration.
 
 Greedy rule (the knob): among the candidates, the cheapest whose predicted quality is at least
-`quality_target` x the best candidate's predicted quality.
+a bar x the best candidate's predicted quality; the bar is the quality target, widened by
+`target_slack` (`BanditParams.bar`: 1 - (1 - target) x slack).
 
 Exploration (Thompson sampling): each candidate's logit is drawn from its posterior and the same
 rule is applied to the drawn qualities. When the drawn choice is cheaper than the greedy one, it
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shared.routing.bandit.params import BanditParams
+from shared.routing.bandit.params import BanditParams, per_prompt_bar
 from shared.routing.bandit.quality_model import QualityModel, quality_moments, sigmoid
 from shared.routing.catalog import ModelSpec
 from shared.routing.learning import expected_cost
@@ -72,9 +73,10 @@ class BanditChoice:
         return next(e for e in self.estimates if e.model_id == model_id)
 
 
-def _rule(qualities: Sequence[float], order: Sequence[int], target: float) -> int:
-    """Index of the cheapest (first in `order`) candidate within `target` of the best."""
-    bar = target * max(qualities)
+def _rule(qualities: Sequence[float], order: Sequence[int], bar: float) -> int:
+    """Index of the cheapest (first in `order`) candidate reaching `bar` x the best (a bar above
+    1 counts as 1: the best itself then)."""
+    bar = min(bar, 1.0) * max(qualities)
     return next(i for i in order if qualities[i] >= bar)
 
 
@@ -88,28 +90,32 @@ def choose(
     *,
     costs: Mapping[str, float] | None = None,
     baseline_cost: float | None = None,
+    target_slack: float = BanditParams().target_slack,
 ) -> BanditChoice:
     """Choose among `candidates` for the prompt whose context vector is `x` (module doc).
 
     `costs`: expected USD of this request per candidate (default: a typical request at list
     price). `baseline_cost`: what the baseline model would cost (default: the dearest
     candidate). `budget` None: no exploration (the final greedy policy); otherwise the decision's
-    saving and any exploration charge are recorded in it.
+    saving and any exploration charge are recorded in it. `target_slack`: see `BanditParams`
+    (the per-prompt bar is `BanditParams.bar`).
     """
     if not candidates:
         raise ValueError("no candidate to choose from")
+    bar = per_prompt_bar(quality_target, target_slack)
     ids = [c.id for c in candidates]
     cost = [costs[i] for i in ids] if costs is not None else [expected_cost(c) for c in candidates]
     order = sorted(range(len(ids)), key=lambda i: (cost[i], ids[i]))
-    mu, sd = model.logit_moments(ids, x)
+    if budget is None:
+        mu, sd = model.logit_moments(ids, x)
+    else:
+        mu, sd, drawn = model.draw(ids, x, rng)
     quality, spread = quality_moments(mu, sd)
-    greedy = _rule(quality.tolist(), order, quality_target)
+    greedy = _rule(quality.tolist(), order, bar)
     chosen, charge = greedy, 0.0
     if budget is not None:
         baseline = baseline_cost if baseline_cost is not None else max(cost)
-        normals = np.fromiter((rng.gauss(0.0, 1.0) for _ in ids), np.float64, len(ids))
-        drawn = sigmoid(mu + sd * normals)
-        sampled = _rule(drawn.tolist(), order, quality_target)
+        sampled = _rule(sigmoid(drawn).tolist(), order, bar)
         if cost[sampled] < cost[greedy]:
             charge = (1.0 - float(quality[sampled])) * cost[greedy]
             if budget.allows(charge, baseline - cost[sampled]):

@@ -15,16 +15,36 @@ class BanditParams:
 
     - `quality_target`: the knob. The cheapest candidate whose predicted quality is at least
       this share of the best candidate's is chosen.
-    - `prior_sd_*`: prior standard deviation of the logistic weights: of the pattern weights
-      around the catalog priors, of the whitened embedding coordinates and of the length around 0.
-    - `memory`: outcomes per model after which old evidence weighs half as much again as new
-      (a model that changes is followed); 0 keeps everything.
+    - `target_slack`: how much further below the best a single prompt may fall than the target
+      asks: the per-prompt bar is 1 - (1 - quality_target) x target_slack. Most prompts' choice
+      sits well above its bar, so a bar at the target itself keeps more quality than asked for
+      (and spends for it); the slack is calibrated on the dev split so that the traffic as a
+      whole keeps about `quality_target` of the best quality.
+    - `prior_sd_pattern`: prior standard deviation of each model's intercept and pattern weights
+      around the catalog priors; `prior_sd_shared` the same for the weights all models share.
+    - `prior_sd_embedding` (shared) and `prior_sd_embedding_model` (each model's own): of the
+      whitened embedding coordinates' weights; `prior_sd_length`: of the length's.
+    - `memory`: outcomes after which old evidence weighs 1/e of new (a model that changes is
+      followed); 0 keeps everything.
     - `exploration_share`: exploration may cost at most this share of what routing saved.
     """
 
     quality_target: float = 0.95
+    target_slack: float = 1.0
     prior_sd_pattern: float = 1.0
+    prior_sd_shared: float = 1.0
     prior_sd_embedding: float = 0.3
+    prior_sd_embedding_model: float = 0.2
     prior_sd_length: float = 0.5
     memory: int = 20_000
-    exploration_share: float = 0.3
+    exploration_share: float = 0.35
+
+    def bar(self, quality_target: float | None = None) -> float:
+        """The per-prompt share of the best predicted quality a choice must reach."""
+        target = self.quality_target if quality_target is None else quality_target
+        return per_prompt_bar(target, self.target_slack)
+
+
+def per_prompt_bar(quality_target: float, target_slack: float) -> float:
+    """1 - (1 - quality_target) x target_slack, at least 0 (see `BanditParams.target_slack`)."""
+    return max(0.0, 1.0 - (1.0 - quality_target) * target_slack)

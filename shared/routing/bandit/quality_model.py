@@ -1,15 +1,15 @@
-"""Per-model Bayesian logistic regression: P(good answer | prompt context), with its uncertainty.
+"""The bandit's quality model: P(good answer | prompt context, model), with its uncertainty.
 
-Each model has a Gaussian posterior N(mean, cov) over weights w, and predicts a prompt x as
-sigmoid(w . x). The posterior is a Laplace approximation: `updated` takes the current posterior
-as the prior, finds the MAP of prior x likelihood of the new outcomes by Newton's method, and
-takes the Hessian there as the new precision (full D x D; D is `context.CONTEXT_SIZE`, small).
-Before new evidence is added, old precision decays toward the catalog prior's
-("stabilised forgetting", `BanditParams.memory`), so a model that changes is followed and
+A Bayesian logistic regression over every model at once (`laplace`): model i scores a context x
+as sigmoid((w_0 + w_i) . x), w_0 shared by all models (prompt difficulty), w_i its own. The
+posterior is one Gaussian over all blocks (Laplace approximation, full precision matrix; D is
+`context.CONTEXT_SIZE`, small). `updated` takes the current posterior as the prior and adds the
+new outcomes. Before it does, old precision decays toward the prior's, per block, by how many
+outcomes that block receives (`BanditParams.memory`): a model that changes is followed, and
 directions never observed keep the prior's uncertainty.
 
-Cold start (`prior`): the pattern weights are the logits of the catalog's prior quality per
-pattern, so a one-hot pattern predicts exactly the catalog prior; the rest start at 0.
+Cold start (`prior`): each model's pattern weights are the logits of the catalog's prior quality
+for each pattern, so a one-hot pattern predicts exactly the catalog prior; the rest start at 0.
 
 A published model is never mutated: `updated` returns a new object. `to_bytes` is a small,
 deterministic binary (a JSON header and little-endian float64 arrays, zlib), no pickle.
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import struct
 import zlib
 from collections import defaultdict
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import numpy.typing as npt
 
+from shared.routing.bandit import laplace
 from shared.routing.bandit.context import (
     CONTEXT_SIZE,
     CONTEXT_VERSION,
@@ -39,13 +41,13 @@ from shared.routing.bandit.outcomes import Outcome
 from shared.routing.bandit.params import BanditParams
 from shared.routing.catalog import PATTERNS, Catalog, ModelSpec
 
-FORMAT = b"QMODEL1\n"
-_NEWTON_STEPS = 12
-_NEWTON_TOLERANCE = 1e-7
+FORMAT = b"QMODEL2\n"
 _PRIOR_CLIP = 0.02  # catalog priors of 0 or 1 would be infinite logits
+D = CONTEXT_SIZE
 
 Array = npt.NDArray[np.float64]
 Floats = npt.NDArray[np.floating]
+sigmoid = laplace.sigmoid
 
 
 class ModelFormatError(ValueError):
@@ -57,37 +59,51 @@ def _logit(q: float) -> float:
     return math.log(q / (1 - q))
 
 
-def sigmoid(z: Floats) -> Array:
-    """The logistic function, overflow-free."""
-    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * z)), dtype=np.float64)
+def _variances(sd_intercept: float, sd_embedding: float, sd_length: float) -> Array:
+    var = np.empty(D)
+    var[0] = var[PATTERN_SLICE] = sd_intercept**2
+    var[EMBEDDING_SLICE] = sd_embedding**2
+    var[LENGTH_INDEX] = sd_length**2
+    return var
 
 
-def prior_of(spec: ModelSpec, params: BanditParams) -> tuple[Array, Array]:
-    """(mean, variance per weight) of one model's cold-start prior (see the module doc)."""
-    mean = np.zeros(CONTEXT_SIZE)
+def shared_prior(params: BanditParams) -> tuple[Array, Array]:
+    """(mean, variance) of the shared block: centred on 0."""
+    var = _variances(params.prior_sd_shared, params.prior_sd_embedding, params.prior_sd_length)
+    return np.zeros(D), var
+
+
+def model_prior(spec: ModelSpec, params: BanditParams) -> tuple[Array, Array]:
+    """(mean, variance) of one model's block: its catalog priors per pattern (module doc)."""
+    mean = np.zeros(D)
     mean[PATTERN_SLICE] = [_logit(spec.prior_quality(p)) for p in PATTERNS]
-    var = np.empty(CONTEXT_SIZE)
-    var[0] = params.prior_sd_pattern**2
-    var[PATTERN_SLICE] = params.prior_sd_pattern**2
-    var[EMBEDDING_SLICE] = params.prior_sd_embedding**2
-    var[LENGTH_INDEX] = params.prior_sd_length**2
+    var = _variances(
+        params.prior_sd_pattern, params.prior_sd_embedding_model, params.prior_sd_length
+    )
     return mean, var
+
+
+def quality_moments(mu: Array, sd: Array) -> tuple[Array, Array]:
+    """(sigmoid(mu), sigmoid'(mu) x sd): a logit's posterior as quality and its uncertainty."""
+    quality = sigmoid(mu)
+    return quality, quality * (1.0 - quality) * sd
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class QualityModel:
-    """Posteriors of every known model. Arrays are indexed like `model_ids`; treat as read-only.
+    """The joint posterior of every known model; arrays are read-only.
 
-    `prior_means` / `prior_vars` are the cold-start prior (forgetting decays toward it);
-    `counts` the outcomes learned per model; `version` is set by the caller that publishes it.
+    `mean` / `precision` cover (1 + M) blocks of D weights (shared, then `model_ids` in order);
+    `prior_mean` / `prior_var` are the cold start (forgetting decays toward it); `counts` the
+    outcomes learned per model; `version` is set by the caller that publishes it.
     """
 
     model_ids: tuple[str, ...]
-    means: Array  # (M, D)
-    covs: Array  # (M, D, D)
-    prior_means: Array  # (M, D)
-    prior_vars: Array  # (M, D)
-    counts: npt.NDArray[np.int64]  # (M,)
+    mean: Array
+    precision: Array
+    prior_mean: Array
+    prior_var: Array
+    counts: npt.NDArray[np.int64]
     memory: int = BanditParams().memory
     version: int = 0
     context_version: str = CONTEXT_VERSION
@@ -95,11 +111,19 @@ class QualityModel:
     _scoring: npt.NDArray[np.float32] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_index", {m: i for i, m in enumerate(self.model_ids)})
-        # Scoring is one product with the means stacked over the covariance rows (float32):
-        # each numpy call costs microseconds of overhead on the hot path, so few calls.
-        m, d = len(self.model_ids), CONTEXT_SIZE
-        stacked = np.concatenate((self.means, self.covs.reshape(m * d, d)))
+        m = len(self.model_ids)
+        if self.mean.shape != ((m + 1) * D,) or self.precision.shape != ((m + 1) * D,) * 2:
+            raise ValueError("quality model arrays do not match its models")
+        object.__setattr__(self, "_index", {mid: i for i, mid in enumerate(self.model_ids)})
+        cov = np.linalg.inv(self.precision).reshape(m + 1, D, m + 1, D)
+        rows = np.arange(1, m + 1)
+        shared = cov[0, :, 0, :]
+        # Each model's marginal: Var((w_0 + w_i) . x) = x' (S_00 + S_0i + S_i0 + S_ii) x.
+        own = shared + cov[0, :, rows, :] + cov[rows, :, 0, :] + cov[rows, :, rows, :]
+        means = self.mean[:D] + self.mean[D:].reshape(m, D)
+        # Scoring is one product: means, then each model's covariance rows, then the shared
+        # block's (few numpy calls: each costs microseconds on the hot path).
+        stacked = np.concatenate((means, own.reshape(m * D, D), shared))
         object.__setattr__(self, "_scoring", stacked.astype(np.float32))
 
     # ---- construction -------------------------------------------------------------------
@@ -112,15 +136,15 @@ class QualityModel:
         specs = list(catalog.models if isinstance(catalog, Catalog) else catalog)
         if not specs:
             raise ValueError("a quality model needs at least one model")
-        priors = [prior_of(s, params) for s in specs]
-        means = np.stack([p[0] for p in priors])
-        variances = np.stack([p[1] for p in priors])
+        blocks = [shared_prior(params), *(model_prior(s, params) for s in specs)]
+        mean = np.concatenate([b[0] for b in blocks])
+        var = np.concatenate([b[1] for b in blocks])
         return cls(
             model_ids=tuple(s.id for s in specs),
-            means=means.copy(),
-            covs=np.stack([np.diag(v) for v in variances]),
-            prior_means=means,
-            prior_vars=variances,
+            mean=mean,
+            precision=np.diag(1.0 / var),
+            prior_mean=mean.copy(),
+            prior_var=var,
             counts=np.zeros(len(specs), dtype=np.int64),
             memory=params.memory,
         )
@@ -128,20 +152,27 @@ class QualityModel:
     def covering(
         self, catalog: Catalog | Iterable[ModelSpec], params: BanditParams | None = None
     ) -> QualityModel:
-        """This model plus a cold-start prior for each listed model it does not know yet."""
+        """This model plus a cold-start block for each listed model it does not know yet."""
+        params = params or BanditParams()
         specs = list(catalog.models if isinstance(catalog, Catalog) else catalog)
         missing = [s for s in specs if s.id not in self._index]
         if not missing:
             return self
-        extra = QualityModel.prior(missing, params)
+        blocks = [model_prior(s, params) for s in missing]
+        extra_var = np.concatenate([b[1] for b in blocks])
+        size = self.mean.size + extra_var.size
+        precision = np.zeros((size, size))
+        precision[: self.mean.size, : self.mean.size] = self.precision
+        precision[self.mean.size :, self.mean.size :] = np.diag(1.0 / extra_var)
+        extra_mean = np.concatenate([b[0] for b in blocks])
         return replace(
             self,
-            model_ids=self.model_ids + extra.model_ids,
-            means=np.concatenate((self.means, extra.means)),
-            covs=np.concatenate((self.covs, extra.covs)),
-            prior_means=np.concatenate((self.prior_means, extra.prior_means)),
-            prior_vars=np.concatenate((self.prior_vars, extra.prior_vars)),
-            counts=np.concatenate((self.counts, extra.counts)),
+            model_ids=self.model_ids + tuple(s.id for s in missing),
+            mean=np.concatenate((self.mean, extra_mean)),
+            precision=precision,
+            prior_mean=np.concatenate((self.prior_mean, extra_mean)),
+            prior_var=np.concatenate((self.prior_var, extra_var)),
+            counts=np.concatenate((self.counts, np.zeros(len(missing), dtype=np.int64))),
         )
 
     def with_version(self, version: int) -> QualityModel:
@@ -151,16 +182,18 @@ class QualityModel:
     def knows(self, model_id: str) -> bool:
         return model_id in self._index
 
-    def logit_moments(self, model_ids: Sequence[str], x: Floats) -> tuple[Array, Array]:
-        """Mean and standard deviation of w . x for each model (KeyError for an unknown one)."""
-        index = self._index
-        rows = [index[m] for m in model_ids]
+    def _moments(self, model_ids: Sequence[str], x: Floats) -> tuple[Array, Array, float]:
+        rows = [self._index[m] for m in model_ids]
         x32 = np.asarray(x, dtype=np.float32)
         m = len(self.model_ids)
-        # All models at once, then pick: cheaper than gathering covariance blocks.
         product = self._scoring @ x32
-        var = np.maximum(product[m:].reshape(m, -1) @ x32, 0.0)
-        return product[:m][rows].astype(np.float64), np.sqrt(var[rows], dtype=np.float64)
+        var = np.maximum(product[m:].reshape(m + 1, D) @ x32, 0.0)
+        return product[rows].astype(np.float64), var[rows].astype(np.float64), float(var[m])
+
+    def logit_moments(self, model_ids: Sequence[str], x: Floats) -> tuple[Array, Array]:
+        """Mean and standard deviation of each model's logit at x (KeyError: unknown model)."""
+        mu, var, _ = self._moments(model_ids, x)
+        return mu, np.sqrt(var)
 
     def predict(self, model_ids: Sequence[str], x: Floats) -> tuple[Array, Array]:
         """(predicted quality, its uncertainty) per model, both in 0..1.
@@ -169,59 +202,75 @@ class QualityModel:
         quality: at cold start exactly the catalog prior for a one-hot pattern); the
         uncertainty is the logit's standard deviation carried through the sigmoid's slope.
         """
-        mu, sd = self.logit_moments(model_ids, x)
-        return quality_moments(mu, sd)
+        return quality_moments(*self.logit_moments(model_ids, x))
+
+    def draw(
+        self, model_ids: Sequence[str], x: Floats, rng: random.Random
+    ) -> tuple[Array, Array, Array]:
+        """(mean logits, their sd, one posterior draw of the logits) for Thompson sampling.
+
+        The shared block's uncertainty moves every model together (one common draw), the
+        rest independently: drawing each model on its own would overstate how much they differ
+        while the shared part is uncertain, and explore too much.
+        """
+        mu, var, shared = self._moments(model_ids, x)
+        common = np.minimum(shared, var)
+        noise = np.fromiter((rng.gauss(0.0, 1.0) for _ in model_ids), np.float64, len(mu))
+        drawn = mu + np.sqrt(common) * rng.gauss(0.0, 1.0) + np.sqrt(var - common) * noise
+        return mu, np.sqrt(var), drawn
 
     # ---- learning -----------------------------------------------------------------------
     def updated(self, outcomes: Iterable[Outcome]) -> QualityModel:
         """A new model: this posterior as the prior, the outcomes added (unknown models skipped)."""
-        index: dict[str, int] = self._index
-        grouped: dict[int, tuple[list[npt.NDArray[np.float32]], list[float]]] = defaultdict(
-            lambda: ([], [])
-        )
+        grouped: dict[int, tuple[list[Floats], list[float]]] = defaultdict(lambda: ([], []))
         for outcome in outcomes:
-            row = index.get(outcome.model_id)
+            row = self._index.get(outcome.model_id)
             if row is not None:
                 grouped[row][0].append(outcome.x)
                 grouped[row][1].append(outcome.y)
-        batches = {
-            row: (np.asarray(xs, dtype=np.float64), np.asarray(ys))
-            for row, (xs, ys) in grouped.items()
-        }
-        return self.updated_arrays(batches)
+        return self.updated_arrays(
+            {
+                row: (np.asarray(xs, dtype=np.float64), np.asarray(ys))
+                for row, (xs, ys) in grouped.items()
+            }
+        )
 
-    def updated_arrays(self, batches: dict[int, tuple[Array, Array]]) -> QualityModel:
-        """`updated` over arrays: row of `model_ids` -> (X (n, D), y (n,))."""
+    def updated_arrays(self, batches: laplace.Batches) -> QualityModel:
+        """`updated` over arrays: model row -> (X (n, D), y (n,))."""
+        batches = {row: b for row, b in batches.items() if len(b[1])}
         if not batches:
             return self
-        means, covs, counts = self.means.copy(), self.covs.copy(), self.counts.copy()
-        for row, (x, y) in sorted(batches.items()):
-            if x.shape[1] != CONTEXT_SIZE:
-                raise ValueError(f"context vectors have {x.shape[1]} numbers, not {CONTEXT_SIZE}")
-            precision = self._decayed_precision(row, len(y))
-            means[row], covs[row] = _laplace(means[row], precision, x, y)
-            counts[row] += len(y)
-        return replace(self, means=means, covs=covs, counts=counts)
+        for x, _ in batches.values():
+            if x.shape[1] != D:
+                raise ValueError(f"context vectors have {x.shape[1]} numbers, not {D}")
+        new = np.zeros(len(self.model_ids), dtype=np.int64)
+        for row, (_, y) in batches.items():
+            new[row] = len(y)
+        mean, precision = laplace.fit(self.mean, self._decayed(new), batches, D)
+        return replace(self, mean=mean, precision=precision, counts=self.counts + new)
 
-    def _decayed_precision(self, row: int, new: int) -> Array:
-        precision = np.linalg.inv(self.covs[row])
+    def _decayed(self, new: npt.NDArray[np.int64]) -> Array:
+        """The precision with old evidence faded by the outcomes each block is about to get."""
         if self.memory <= 0:
-            return precision
-        kept = (1.0 - 1.0 / self.memory) ** new
-        return kept * precision + (1.0 - kept) * np.diag(1.0 / self.prior_vars[row])
+            return self.precision
+        keep = (1.0 - 1.0 / self.memory) ** np.concatenate(([new.sum()], new))
+        scale = np.repeat(np.sqrt(keep), D)
+        faded: Array = self.precision * scale[:, None] * scale[None, :]
+        return faded + np.diag((1.0 - scale**2) / self.prior_var)
 
     # ---- serialisation ------------------------------------------------------------------
     def to_bytes(self) -> bytes:
         header = {
             "context_version": self.context_version,
             "counts": [int(c) for c in self.counts],
-            "dims": CONTEXT_SIZE,
+            "dims": D,
             "memory": self.memory,
             "models": list(self.model_ids),
             "version": self.version,
         }
         head = json.dumps(header, sort_keys=True, separators=(",", ":")).encode("utf-8")
-        arrays = (self.means, self.covs, self.prior_means, self.prior_vars)
+        upper = self.precision[np.triu_indices(self.mean.size)]
+        arrays = (self.mean, upper, self.prior_mean, self.prior_var)
         body = b"".join(np.ascontiguousarray(a, dtype="<f8").tobytes() for a in arrays)
         return FORMAT + zlib.compress(struct.pack("<I", len(head)) + head + body, 6)
 
@@ -229,56 +278,34 @@ class QualityModel:
     def from_bytes(cls, raw: bytes) -> QualityModel:
         """Read `to_bytes` output; ModelFormatError when it is not one or its layout differs."""
         if not raw.startswith(FORMAT):
-            raise ModelFormatError("not a quality model")
+            raise ModelFormatError("not a quality model of this format")
         try:
             data = zlib.decompress(raw[len(FORMAT) :])
             (size,) = struct.unpack_from("<I", data)
             header = json.loads(data[4 : 4 + size])
         except (zlib.error, struct.error, ValueError) as exc:
             raise ModelFormatError(f"unreadable quality model: {exc}") from None
-        if header["dims"] != CONTEXT_SIZE or header["context_version"] != CONTEXT_VERSION:
+        if header["dims"] != D or header["context_version"] != CONTEXT_VERSION:
             raise ModelFormatError(
                 f"model for context {header['context_version']}, this code uses {CONTEXT_VERSION}"
             )
-        m, d = len(header["models"]), CONTEXT_SIZE
-        flat = np.frombuffer(data, dtype="<f8", offset=4 + size)
-        if flat.size != m * d * (3 + d):
+        p = (len(header["models"]) + 1) * D
+        tri = p * (p + 1) // 2
+        flat = np.frombuffer(data, dtype="<f8", offset=4 + size).astype(np.float64)
+        if flat.size != 3 * p + tri:
             raise ModelFormatError("quality model arrays are truncated")
-        cut = np.cumsum([m * d, m * d * d, m * d])
-        means, covs, prior_means, prior_vars = np.split(flat.astype(np.float64), cut)
+        mean, upper, prior_mean, prior_var = np.split(flat, np.cumsum([p, tri, p]))
+        precision = np.zeros((p, p))
+        precision[np.triu_indices(p)] = upper
+        precision = precision + np.triu(precision, 1).T
         return cls(
             model_ids=tuple(header["models"]),
-            means=means.reshape(m, d),
-            covs=covs.reshape(m, d, d),
-            prior_means=prior_means.reshape(m, d),
-            prior_vars=prior_vars.reshape(m, d),
+            mean=mean,
+            precision=precision,
+            prior_mean=prior_mean,
+            prior_var=prior_var,
             counts=np.asarray(header["counts"], dtype=np.int64),
             memory=int(header["memory"]),
             version=int(header["version"]),
             context_version=str(header["context_version"]),
         )
-
-
-def quality_moments(mu: Array, sd: Array) -> tuple[Array, Array]:
-    """(sigmoid(mu), sigmoid'(mu) x sd): a logit's posterior as quality and its uncertainty."""
-    quality = sigmoid(mu)
-    return quality, quality * (1.0 - quality) * sd
-
-
-def _laplace(mean0: Array, precision0: Array, x: Array, y: Array) -> tuple[Array, Array]:
-    """MAP of N(mean0, precision0^-1) x Bernoulli likelihood (soft labels), and the covariance
-    at the MAP (inverse Hessian): one Laplace step of Bayesian logistic regression."""
-    w = mean0.copy()
-    hessian = precision0
-    for _ in range(_NEWTON_STEPS):
-        p = sigmoid(x @ w)
-        gradient = precision0 @ (w - mean0) + x.T @ (p - y)
-        hessian = precision0 + (x.T * (p * (1.0 - p))) @ x
-        step = np.linalg.solve(hessian, gradient)
-        w -= step
-        if float(np.max(np.abs(step))) < _NEWTON_TOLERANCE:
-            break
-    p = sigmoid(x @ w)
-    hessian = precision0 + (x.T * (p * (1.0 - p))) @ x
-    cov = np.linalg.inv(hessian)
-    return w, 0.5 * (cov + cov.T)

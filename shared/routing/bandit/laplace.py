@@ -1,0 +1,67 @@
+"""One Laplace step of the quality model's joint Bayesian logistic regression. Pure numpy.
+
+Weights are laid out in blocks of D = `context.CONTEXT_SIZE`: block 0 is shared by every model
+(what makes a prompt easy or hard for all of them), block 1 + i is model i's own deviation, and
+model i scores a context x as sigmoid((w_0 + w_i) . x). An outcome of model i therefore teaches
+both its own block and the shared one, so that ratings of the model routed most often also tell
+the others which prompts are hard (the idea of an item-response or matrix-factorisation model,
+kept linear so that its posterior is one Gaussian).
+
+`fit` takes the prior N(mean0, precision0^-1), maximises prior x likelihood of the batches by
+Newton's method, and returns the MAP and the Hessian there (the new precision). Soft labels
+(outcomes in 0..1) are Bernoulli likelihoods with a fractional target.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+Array = npt.NDArray[np.float64]
+Batches = dict[int, tuple[Array, Array]]  # model row -> (X (n, D), y (n,))
+
+NEWTON_STEPS = 12
+NEWTON_TOLERANCE = 1e-7
+
+
+def sigmoid(z: npt.NDArray[np.floating]) -> Array:
+    """The logistic function, overflow-free."""
+    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * z)), dtype=np.float64)
+
+
+def block(row: int, d: int) -> slice:
+    """The weights of model `row` (block 1 + row)."""
+    return slice((row + 1) * d, (row + 2) * d)
+
+
+def _curvature(w: Array, batches: Batches, d: int, precision0: Array) -> tuple[Array, Array]:
+    """Gradient of the negative log likelihood at w, and the Hessian with the prior's added."""
+    gradient = np.zeros_like(w)
+    hessian = precision0.copy()
+    shared = slice(0, d)
+    for row, (x, y) in batches.items():
+        own = block(row, d)
+        p = sigmoid(x @ (w[shared] + w[own]))
+        g = x.T @ (p - y)
+        h = (x.T * (p * (1.0 - p))) @ x
+        gradient[shared] += g
+        gradient[own] += g
+        hessian[shared, shared] += h
+        hessian[shared, own] += h
+        hessian[own, shared] += h
+        hessian[own, own] += h
+    return gradient, hessian
+
+
+def fit(mean0: Array, precision0: Array, batches: Batches, d: int) -> tuple[Array, Array]:
+    """(MAP weights, precision at the MAP) of prior x the batches' likelihood."""
+    w = mean0.copy()
+    for _ in range(NEWTON_STEPS):
+        gradient, hessian = _curvature(w, batches, d, precision0)
+        gradient += precision0 @ (w - mean0)
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if float(np.max(np.abs(step))) < NEWTON_TOLERANCE:
+            break
+    _, hessian = _curvature(w, batches, d, precision0)
+    return w, 0.5 * (hessian + hessian.T)
