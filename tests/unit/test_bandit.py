@@ -153,3 +153,17 @@ def test_an_empty_budget_stops_exploration(catalog: Catalog) -> None:
     choices = [choose(catalog.models, model, x, 0.95, rng, budget) for _ in range(200)]
     assert not any(c.explored for c in choices)
     assert budget.spent_usd == 0.0
+
+
+def test_a_contradicting_batch_moves_a_confident_model(catalog: Catalog) -> None:
+    """20 good then 20 bad outcomes on the same prompts: the second fit must move (an undamped
+    Newton step overshoots here and can swing back to its starting point)."""
+    rng = np.random.default_rng(3)
+    xs = [context_vector(one_hot("code", rng.normal(0, 0.06, 256).astype(np.float32)), 80)
+          for _ in range(20)]  # fmt: skip
+    good = QualityModel.prior(catalog).updated([Outcome("cheap", x, 1.0) for x in xs])
+    bad = good.updated([Outcome("cheap", x, 0.0) for x in xs])
+    before = good.predict(["cheap"], xs[0])[0][0]
+    after = bad.predict(["cheap"], xs[0])[0][0]
+    assert before > 0.9
+    assert after < 0.6

@@ -8,8 +8,10 @@ the others which prompts are hard (the idea of an item-response or matrix-factor
 kept linear so that its posterior is one Gaussian).
 
 `fit` takes the prior N(mean0, precision0^-1), maximises prior x likelihood of the batches by
-Newton's method, and returns the MAP and the Hessian there (the new precision). Soft labels
-(outcomes in 0..1) are Bernoulli likelihoods with a fractional target.
+Newton's method, and returns the MAP and the Hessian there (the new precision). Each Newton step
+is halved until the objective falls (backtracking): a full step can overshoot when new outcomes
+contradict a confident posterior, and undamped Newton then swings between two points for ever.
+Soft labels (outcomes in 0..1) are Bernoulli likelihoods with a fractional target.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ import numpy.typing as npt
 Array = npt.NDArray[np.float64]
 Batches = dict[int, tuple[Array, Array]]  # model row -> (X (n, D), y (n,))
 
-NEWTON_STEPS = 12
+NEWTON_STEPS = 30
 NEWTON_TOLERANCE = 1e-7
+HALVINGS = 40
+ARMIJO = 1e-4  # the share of the predicted decrease a step must achieve
 
 
 def sigmoid(z: npt.NDArray[np.floating]) -> Array:
@@ -53,15 +57,36 @@ def _curvature(w: Array, batches: Batches, d: int, precision0: Array) -> tuple[A
     return gradient, hessian
 
 
+def objective(w: Array, mean0: Array, precision0: Array, batches: Batches, d: int) -> float:
+    """Negative log posterior (up to a constant): the prior's quadratic plus cross-entropies."""
+    delta = w - mean0
+    total = 0.5 * float(delta @ precision0 @ delta)
+    for row, (x, y) in batches.items():
+        z = x @ (w[:d] + w[block(row, d)])
+        total += float(np.sum(np.logaddexp(0.0, z) - y * z))
+    return total
+
+
 def fit(mean0: Array, precision0: Array, batches: Batches, d: int) -> tuple[Array, Array]:
     """(MAP weights, precision at the MAP) of prior x the batches' likelihood."""
     w = mean0.copy()
+    current = objective(w, mean0, precision0, batches, d)
     for _ in range(NEWTON_STEPS):
         gradient, hessian = _curvature(w, batches, d, precision0)
         gradient += precision0 @ (w - mean0)
         step = np.linalg.solve(hessian, gradient)
-        w -= step
-        if float(np.max(np.abs(step))) < NEWTON_TOLERANCE:
+        decrease = float(gradient @ step)  # > 0: the Hessian is positive definite
+        size = 1.0
+        for _ in range(HALVINGS):
+            trial = w - size * step
+            value = objective(trial, mean0, precision0, batches, d)
+            if value <= current - ARMIJO * size * decrease:
+                break
+            size *= 0.5
+        else:
+            break  # no step lowers the objective: at the optimum to numerical precision
+        w, current = trial, value
+        if float(np.max(np.abs(size * step))) < NEWTON_TOLERANCE:
             break
     _, hessian = _curvature(w, batches, d, precision0)
     return w, 0.5 * (hessian + hessian.T)

@@ -37,7 +37,7 @@ class BanditParams:
     prior_sd_embedding_model: float = 0.2
     prior_sd_length: float = 0.5
     memory: int = 20_000
-    exploration_share: float = 0.35
+    exploration_share: float = 0.5
 
     def bar(self, quality_target: float | None = None) -> float:
         """The per-prompt share of the best predicted quality a choice must reach."""
