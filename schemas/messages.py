@@ -574,7 +574,7 @@ class OverridesPublished(Message):
     published_at: datetime = Field(default_factory=utcnow, strict=False)
 
 
-MAX_MODEL_BYTES = 16 * 1024 * 1024  # a quality model is ~0.2 MB for 15 models
+MAX_MODEL_BYTES = 16 * 1024 * 1024  # a learned quality model is up to a few MB
 
 
 class QualityModelPublished(Message):

@@ -129,6 +129,9 @@ class Settings(BaseSettings):
     # The quality model learns the ratings that came since its last fit this often (seconds);
     # 0 fits only on demand (optimizer model apply, POST /admin/learning/model/fit).
     learner_model_fit_interval_s: float = Field(default=900.0, ge=0)
+    # Versions whose model stays restorable (a learned model is up to a few MB); older ones keep
+    # their row, as the history, without the model.
+    learner_model_versions_kept: int = Field(default=100, ge=1)
 
     # Context vectors stored per request (float16, no text) are deleted after this many days;
     # the learned model keeps what it learned from them. Keep it >= LEARNER_WINDOW_DAYS.

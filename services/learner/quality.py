@@ -112,6 +112,7 @@ class QualityLearner:
                 diff=diff,
             )
             row = await quality_store.version(conn, version)
+            await quality_store.prune(conn, self.settings.learner_model_versions_kept)
         assert row is not None
         log.info("quality model version %d: %d new ratings", version, len(outcomes))
         return {"status": "applied", "written": True, "version": version, **base}, published(row)
@@ -166,29 +167,39 @@ class QualityLearner:
             if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", MODEL_LOCK_KEY):
                 return {"status": "busy", "detail": "a fit or restore is running"}
             try:
-                old = await quality_store.version(conn, version)
-                if old is None:
-                    return {"status": "not_found", "detail": f"no quality model version {version}"}
-                parent = await quality_store.active(conn)
-                async with conn.transaction():
-                    new = await quality_store.write(
-                        conn,
-                        context_version=old["context_version"],
-                        model=old["model"],
-                        rows_used=0,
-                        parent_version=parent["version"] if parent else None,
-                        fitted_through=await quality_store.database_now(conn) - RATING_SETTLE,
-                        trigger="restore",
-                        diff={},
-                        restored_from=version,
-                    )
-                    row = await quality_store.version(conn, new)
+                row = await self._restore_locked(conn, version)
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", MODEL_LOCK_KEY)
-        assert row is not None
-        QUALITY_MODEL_VERSION.set(new)
+        if isinstance(row, str):
+            return {"status": "not_found", "detail": f"quality model version {version} {row}"}
+        QUALITY_MODEL_VERSION.set(row["version"])
         await self.publish(published(row))
-        return {"status": "restored", "version": new, "restored_from": version}
+        return {"status": "restored", "version": row["version"], "restored_from": version}
+
+    async def _restore_locked(self, conn: asyncpg.Connection, version: int) -> asyncpg.Record | str:
+        """The new version's row, or why `version` cannot be restored."""
+        old = await quality_store.version(conn, version)
+        if old is None:
+            return "was never written"
+        if not old["model"]:
+            return "was pruned (LEARNER_MODEL_VERSIONS_KEPT)"
+        parent = await quality_store.active(conn)
+        async with conn.transaction():
+            new = await quality_store.write(
+                conn,
+                context_version=old["context_version"],
+                model=old["model"],
+                rows_used=0,
+                parent_version=parent["version"] if parent else None,
+                fitted_through=await quality_store.database_now(conn) - RATING_SETTLE,
+                trigger="restore",
+                diff={},
+                restored_from=version,
+            )
+            row = await quality_store.version(conn, new)
+            await quality_store.prune(conn, self.settings.learner_model_versions_kept)
+        assert row is not None
+        return row
 
     async def current(self) -> QualityModelPublished | None:
         row = await quality_store.active(self.pool)

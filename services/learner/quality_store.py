@@ -57,6 +57,19 @@ async def version(conn: asyncpg.Connection, number: int) -> asyncpg.Record | Non
     return row
 
 
+async def prune(conn: asyncpg.Connection, kept: int) -> int:
+    """Drop the bytes of versions older than the newest `kept` (the active one always stays):
+    a learned model is up to a few MB and a busy learner writes one per fit. The rows stay,
+    as the history; such a version can no longer be restored. How many were pruned."""
+    status: str = await conn.execute(
+        """UPDATE quality_models SET model = ''::bytea
+           WHERE NOT is_active AND octet_length(model) > 0
+             AND version <= (SELECT max(version) FROM quality_models) - $1""",
+        kept,
+    )
+    return int(status.rsplit(" ", 1)[-1])
+
+
 async def versions(pool: asyncpg.Pool, limit: int) -> list[dict[str, Any]]:
     """The newest versions first, without their bytes."""
     rows = await pool.fetch(

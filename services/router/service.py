@@ -7,7 +7,7 @@ import base64
 import binascii
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aio_pika.abc import AbstractIncomingMessage
@@ -183,7 +183,7 @@ class RouterService(Worker):
             kind = msg.raw_message.type
             try:
                 if kind == QUALITY_MODEL_TYPE:
-                    self._install_model(QualityModelPublished.model_validate_json(msg.body))
+                    await self._install_model(QualityModelPublished.model_validate_json(msg.body))
                 else:
                     self._install(OverridesPublished.model_validate_json(msg.body))
             except ValidationError as exc:
@@ -229,34 +229,43 @@ class RouterService(Worker):
             log.info("overrides version %s installed (%d)", new.version, len(new.by_pattern))
         self.overrides_loaded.set()
 
-    def _install_data(self, data: dict[str, Any]) -> None:
+    async def _install_data(self, data: dict[str, Any]) -> None:
         self._install(OverridesPublished.model_validate(data))
 
-    def _install_model(self, published: QualityModelPublished) -> None:
-        """Build the published model whole, then swap it in (one reference)."""
+    async def _install_model(self, published: QualityModelPublished) -> None:
+        """Build the published model whole, then swap it in (one reference). Building it
+        (reading the bytes, inverting its precision) takes a fraction of a second of numpy,
+        which releases the GIL: it runs in a thread while requests go on being answered."""
+        held = self.engine.quality.version
+        if held is not None and published.version <= held:
+            self.model_loaded.set()
+            return  # a redelivery or the start-up load behind a publish: nothing to build
         try:
             if published.context_version != CONTEXT_NUMBER:
                 raise ModelFormatError("fitted on another context layout than this router's")
-            model = QualityModel.from_bytes(base64.b64decode(published.model, validate=True))
+            raw = base64.b64decode(published.model, validate=True)
+            catalog = self.catalog
+            model = await asyncio.to_thread(
+                lambda: QualityModel.from_bytes(raw).covering(catalog)
+            )
         except (ModelFormatError, binascii.Error) as exc:
             # Keep the model in force: a router of another release must not route blind.
             log.warning("quality model version %s not installed: %s", published.version, exc)
         else:
-            new = QualitySet(model.with_version(published.version), published.version)
-            if self.engine.swap_quality(new):
+            if self.engine.swap_quality(QualitySet(model, published.version)):
                 log.info("quality model version %s installed", published.version)
         self.model_loaded.set()
 
-    def _install_model_data(self, data: dict[str, Any]) -> None:
+    async def _install_model_data(self, data: dict[str, Any]) -> None:
         if data:
-            self._install_model(QualityModelPublished.model_validate(data))
+            await self._install_model(QualityModelPublished.model_validate(data))
         else:  # nothing learned yet: the catalog priors stay
             self.model_loaded.set()
 
     async def _load_current(
         self,
         command: BaseModel,
-        install: Callable[[dict[str, Any]], None],
+        install: Callable[[dict[str, Any]], Awaitable[None]],
         loaded: asyncio.Event,
     ) -> None:
         """Ask the learner for what is current until it answers (or a publish installed a
@@ -267,7 +276,7 @@ class RouterService(Worker):
                 raw = await self.rpc.call(self.settings.name(LEARNER_COMMANDS), command, timeout=5)
                 payload = json.loads(raw)
                 if payload.get("ok"):
-                    install(payload["data"])
+                    await install(payload["data"])
                     return
             except (RpcTimeoutError, ValidationError, ValueError, KeyError) as exc:
                 log.info("current overrides not loaded yet (%s)", type(exc).__name__)

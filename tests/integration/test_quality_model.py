@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 
 from services.learner import quality
+from services.learner.service import LearnerService
 from services.router.engine import QualitySet
 from services.router.service import RouterService
 from shared import metrics
@@ -282,3 +283,26 @@ async def test_explored_requests_are_marked_on_the_reply_the_row_and_the_metrics
     assert all(r["model_version"] is not None for r in rows)
     explored_after = metrics.BANDIT_DECISIONS.labels("true")._value.get()
     assert explored_after - explored_before == len(explored)
+
+
+async def test_old_versions_keep_their_row_but_not_their_model(
+    running: tuple[RunningSystem, RouterService], own: Settings
+) -> None:
+    system, _ = running
+    learner = system.worker("learner")
+    assert isinstance(learner, LearnerService)
+    learner.quality.settings = own.model_copy(update={"learner_model_versions_kept": 1})
+    try:
+        async with system.client() as client:
+            restored = await client.post("/admin/learning/model/restore", params={"version": 1})
+            assert restored.status_code == 200, restored.text
+            newest = restored.json()["version"]
+            listed = (await client.get("/admin/learning/model/versions")).json()["versions"]
+            assert [v["version"] for v in listed] == list(range(newest, 0, -1)), "rows stay"
+            sizes = {v["version"]: v["model_bytes"] for v in listed}
+            assert sizes[newest] > 0 and all(sizes[v] == 0 for v in range(1, newest))
+            gone = await client.post("/admin/learning/model/restore", params={"version": 2})
+            assert gone.status_code == 404
+            assert "pruned" in gone.json()["error"]["message"]
+    finally:
+        learner.quality.settings = own
