@@ -6,11 +6,10 @@ import argparse
 import json
 from typing import Any
 
-from faststream.rabbit import RabbitBroker
-
 from services.learner.core import Learner
 from services.learner.quality import QualityLearner
 from services.learner.service import make_model_publisher, make_publisher, next_scheduled_run
+from shared.messaging.cluster import rabbit_broker
 from shared.messaging.topology import Topology, declare_all
 from shared.routing.catalog import catalog_for
 from shared.settings import Settings
@@ -28,7 +27,7 @@ async def _model_command(args: argparse.Namespace, quality: QualityLearner) -> d
 async def run_learner_command(args: argparse.Namespace, settings: Settings) -> int:
     catalog = catalog_for(settings)
     topology = Topology(settings)
-    broker = RabbitBroker(settings.rabbitmq_url, logger=None)
+    broker = rabbit_broker(settings.rabbitmq_url, logger=None)
     pool = await create_pool(settings.database_url, max_size=2)
     try:
         await broker.connect()

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from shared.broker_urls import broker_addresses
 from shared.providers.table import VENDORS
 from shared.routing.bandit.params import BanditParams
 
@@ -174,6 +175,12 @@ class Settings(BaseSettings):
             )
         return self
 
+    @field_validator("rabbitmq_url")
+    @classmethod
+    def _broker_addresses_parse(cls, value: str) -> str:
+        broker_addresses(value)  # one node or several (shared/messaging/cluster.py)
+        return value
+
     @model_validator(mode="after")
     def _retention_covers_learning_window(self) -> Settings:
         if 0 < self.data_retention_days < self.learner_window_days:
@@ -197,11 +204,13 @@ class Settings(BaseSettings):
                 problems.append(
                     f"{row.api_key_env} holds a placeholder: set a real key or unset it"
                 )
-        broker = urlsplit(self.rabbitmq_url)
-        if broker.username in (None, "guest") or _is_placeholder(broker.password or ""):
-            problems.append(
-                "RABBITMQ_URL uses default or placeholder credentials: set RABBITMQ_URL"
-            )
+        for address in broker_addresses(self.rabbitmq_url):
+            broker = urlsplit(address)
+            if broker.username in (None, "guest") or _is_placeholder(broker.password or ""):
+                problems.append(
+                    "RABBITMQ_URL uses default or placeholder credentials: set RABBITMQ_URL"
+                )
+                break
         if problems:
             raise ValueError(f"ENVIRONMENT={self.environment}: " + "; ".join(problems))
         return self

@@ -13,6 +13,7 @@ from faststream.rabbit.schemas import Channel
 from pydantic import BaseModel, ValidationError
 
 from schemas import errors
+from shared.messaging.cluster import rabbit_broker
 from shared.metrics import broker_middleware
 from shared.settings import Settings
 
@@ -33,7 +34,7 @@ def make_broker(settings: Settings, prefetch: int | None = None) -> RabbitBroker
     worker thread, a thread hop per delivery that cost most of the router's time (py-spy).
     Per-message logging is off (`logger=None`): handlers log what matters, never prompt text.
     """
-    return RabbitBroker(
+    return rabbit_broker(
         settings.rabbitmq_url,
         apply_types=False,
         decoder=_pass_message_through,

@@ -24,7 +24,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
-import aio_pika
 import aiormq
 from aio_pika.abc import (
     AbstractChannel,
@@ -37,6 +36,7 @@ from aio_pika.abc import (
 from pamqp.commands import Basic
 from pydantic import BaseModel
 
+from shared.messaging import cluster
 from shared.messaging.bus import JSON, encode
 from shared.messaging.topology import EVENTS_EXCHANGE, Topology
 from shared.settings import Settings
@@ -103,7 +103,7 @@ class DirectConsumer:
 
     async def start(self, handler: Handler) -> None:
         """Connect and consume; the queue and exchanges must already be declared."""
-        self._connection = await aio_pika.connect_robust(
+        self._connection = await cluster.connect(
             self._settings.rabbitmq_url, reconnect_interval=1.0
         )
         channel = await self._connection.channel(publisher_confirms=True)
@@ -214,7 +214,7 @@ class RpcClient:
         self._channel: AbstractRobustChannel | None = None
 
     async def start(self) -> None:
-        self._connection = await aio_pika.connect_robust(self._url, reconnect_interval=1.0)
+        self._connection = await cluster.connect(self._url, reconnect_interval=1.0)
         # No publisher confirms on this channel: a request the broker lost shows up as the
         # caller's timeout anyway, and waiting for a confirm cost a broker round trip (with a
         # quorum-queue fsync) on every call.

@@ -114,9 +114,9 @@ async def declare_all(broker: Any, topology: Topology) -> None:
 async def delete_namespace(amqp_url: str, prefix: str) -> None:
     """Delete the queues and exchanges declared under `prefix` (quorum queues outlive their
     connections and keep broker files open): what tests and benchmarks do when they end."""
-    import aio_pika
+    from shared.messaging import cluster
 
-    connection = await aio_pika.connect(amqp_url)
+    connection = await cluster.connect(amqp_url)  # any node of a cluster will do
     try:
         channel = await connection.channel()
         for base in WORK_QUEUES:

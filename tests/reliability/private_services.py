@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -202,6 +204,62 @@ class RabbitNode:
         self.ctl("stop_app")
         self.ctl("join_cluster", seed.node)
         self.start_app()
+
+
+@dataclass
+class RabbitCluster:
+    """Three private nodes joined into one cluster: one epmd, one Erlang cookie."""
+
+    root: Path
+    size: int = 3
+    nodes: list[RabbitNode] = field(default_factory=list)
+    epmd: Epmd = field(default_factory=Epmd)
+
+    def start(self) -> None:
+        self.epmd.start()
+        cookie = uuid.uuid4().hex
+        self.nodes = [
+            RabbitNode(f"cluster{n}", self.root / f"cluster{n}", self.epmd, cookie)
+            for n in range(1, self.size + 1)
+        ]
+        for node in self.nodes:
+            node.start()
+        for node in self.nodes[1:]:
+            node.join(self.nodes[0])
+
+    def url(self) -> str:
+        """RABBITMQ_URL naming every node (one URL, several hosts)."""
+        hosts = ",".join(f"127.0.0.1:{node.amqp_port}" for node in self.nodes)
+        return f"amqp://guest:guest@{hosts}/"
+
+    def running(self) -> list[RabbitNode]:
+        return [n for n in self.nodes if n.process and n.process.poll() is None]
+
+    def leader(self, queue: str) -> RabbitNode:
+        """The node that leads a quorum queue now (asked of any running node)."""
+        listing = self.running()[0].ctl(
+            "list_queues", "name", "leader", "--no-table-headers", "--quiet"
+        )
+        for line in listing.splitlines():
+            name, _, leader = line.partition("\t")
+            if name == queue:
+                return next(n for n in self.nodes if n.node == leader.strip())
+        raise AssertionError(f"queue {queue} not found: {listing[-500:]}")
+
+    def members(self, queue: str) -> list[str]:
+        listing = self.running()[0].ctl(
+            "list_queues", "name", "members", "--no-table-headers", "--quiet"
+        )
+        for line in listing.splitlines():
+            name, _, members = line.partition("\t")
+            if name == queue:
+                return sorted(re.findall(r"[\w.-]+@localhost", members))
+        raise AssertionError(f"queue {queue} not found")
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+        self.epmd.stop()
 
 
 @dataclass
