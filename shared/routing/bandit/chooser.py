@@ -66,8 +66,17 @@ class BanditChoice:
     model_id: str
     explored: bool
     greedy_model_id: str
-    estimates: tuple[CandidateEstimate, ...]
+    # Per candidate, cheapest first: (ids, predicted quality, uncertainty, cost). Kept as
+    # plain sequences: `estimates` builds the objects only when a caller reads them.
+    columns: tuple[Sequence[str], Sequence[float], Sequence[float], Sequence[float]]
     exploration_charge_usd: float = 0.0
+
+    @property
+    def estimates(self) -> tuple[CandidateEstimate, ...]:
+        """Every candidate's estimate, cheapest first."""
+        return tuple(
+            CandidateEstimate(m, q, u, c) for m, q, u, c in zip(*self.columns, strict=True)
+        )
 
     def estimate(self, model_id: str) -> CandidateEstimate:
         return next(e for e in self.estimates if e.model_id == model_id)
@@ -111,19 +120,24 @@ def choose(
     else:
         mu, sd, drawn = model.draw(ids, x, rng)
     quality, spread = quality_moments(mu, sd)
-    greedy = _rule(quality.tolist(), order, bar)
+    qualities = quality.tolist()
+    greedy = _rule(qualities, order, bar)
     chosen, charge = greedy, 0.0
     if budget is not None:
         baseline = baseline_cost if baseline_cost is not None else max(cost)
         sampled = _rule(sigmoid(drawn).tolist(), order, bar)
         if cost[sampled] < cost[greedy]:
-            charge = (1.0 - float(quality[sampled])) * cost[greedy]
+            charge = (1.0 - qualities[sampled]) * cost[greedy]
             if budget.allows(charge, baseline - cost[sampled]):
                 chosen = sampled
             else:
                 charge = 0.0
         budget.record(baseline - cost[chosen], charge)
-    estimates = tuple(
-        CandidateEstimate(ids[i], float(quality[i]), float(spread[i]), cost[i]) for i in order
+    spreads = spread.tolist()
+    columns = (
+        [ids[i] for i in order],
+        [qualities[i] for i in order],
+        [spreads[i] for i in order],
+        [cost[i] for i in order],
     )
-    return BanditChoice(ids[chosen], chosen != greedy, ids[greedy], estimates, charge)
+    return BanditChoice(ids[chosen], chosen != greedy, ids[greedy], columns, charge)

@@ -30,7 +30,7 @@ ARMIJO = 1e-4  # the share of the predicted decrease a step must achieve
 
 def sigmoid(z: npt.NDArray[np.floating]) -> Array:
     """The logistic function, overflow-free."""
-    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * z)), dtype=np.float64)
+    return np.asarray(0.5 + 0.5 * np.tanh(0.5 * z), dtype=np.float64)
 
 
 def block(row: int, d: int) -> slice:

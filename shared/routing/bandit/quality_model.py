@@ -44,6 +44,7 @@ from shared.routing.catalog import PATTERNS, Catalog, ModelSpec
 FORMAT = b"QMODEL2\n"
 _PRIOR_CLIP = 0.02  # catalog priors of 0 or 1 would be infinite logits
 D = CONTEXT_SIZE
+_ROW_CACHE = 1024  # distinct candidate lists remembered per model (cleared past this)
 
 Array = npt.NDArray[np.float64]
 Floats = npt.NDArray[np.floating]
@@ -83,7 +84,16 @@ def model_prior(spec: ModelSpec, params: BanditParams) -> tuple[Array, Array]:
     return mean, var
 
 
-def quality_moments(mu: Array, sd: Array) -> tuple[Array, Array]:
+def standard_normals(rng: random.Random, n: int) -> Array:
+    """n standard normal draws from `rng` in one call (Box-Muller over its random bits): a
+    Python-level draw per candidate costs more than the whole scoring."""
+    bits = np.frombuffer(rng.getrandbits(128 * n).to_bytes(16 * n, "little"), dtype="<u8")
+    uniform = ((bits >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
+    u, v = uniform[:n], uniform[n:]
+    return np.asarray(np.sqrt(-2.0 * np.log(u)) * np.cos(2.0 * math.pi * v), dtype=np.float64)
+
+
+def quality_moments(mu: Floats, sd: Floats) -> tuple[Array, Array]:
     """(sigmoid(mu), sigmoid'(mu) x sd): a logit's posterior as quality and its uncertainty."""
     quality = sigmoid(mu)
     return quality, quality * (1.0 - quality) * sd
@@ -109,12 +119,16 @@ class QualityModel:
     context_version: str = CONTEXT_VERSION
     _index: dict[str, int] = field(init=False, repr=False)
     _scoring: npt.NDArray[np.float32] = field(init=False, repr=False)
+    _rows: dict[tuple[str, ...], npt.NDArray[np.intp]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         m = len(self.model_ids)
         if self.mean.shape != ((m + 1) * D,) or self.precision.shape != ((m + 1) * D,) * 2:
             raise ValueError("quality model arrays do not match its models")
         object.__setattr__(self, "_index", {mid: i for i, mid in enumerate(self.model_ids)})
+        # Candidate lists repeat (the same catalog, the same constraints): their row indices
+        # are remembered (at most _ROW_CACHE lists).
+        object.__setattr__(self, "_rows", {})
         cov = np.linalg.inv(self.precision).reshape(m + 1, D, m + 1, D)
         rows = np.arange(1, m + 1)
         shared = cov[0, :, 0, :]
@@ -182,15 +196,19 @@ class QualityModel:
     def knows(self, model_id: str) -> bool:
         return model_id in self._index
 
-    def _moments(self, model_ids: Sequence[str], x: Floats) -> tuple[Array, Array, float]:
-        rows = [self._index[m] for m in model_ids]
-        x32 = np.asarray(x, dtype=np.float32)
+    def _moments(self, model_ids: Sequence[str], x: Floats) -> tuple[Floats, Floats, float]:
+        key = tuple(model_ids)
+        rows = self._rows.get(key)
+        if rows is None:
+            if len(self._rows) >= _ROW_CACHE:
+                self._rows.clear()
+            rows = self._rows[key] = np.array([self._index[m] for m in key], dtype=np.intp)
         m = len(self.model_ids)
-        product = self._scoring @ x32
-        var = np.maximum(product[m:].reshape(m + 1, D) @ x32, 0.0)
-        return product[rows].astype(np.float64), var[rows].astype(np.float64), float(var[m])
+        product = self._scoring @ np.asarray(x, dtype=np.float32)
+        var = np.maximum(product[m:].reshape(m + 1, D) @ x, 0.0)
+        return product[rows], var[rows], float(var[m])
 
-    def logit_moments(self, model_ids: Sequence[str], x: Floats) -> tuple[Array, Array]:
+    def logit_moments(self, model_ids: Sequence[str], x: Floats) -> tuple[Floats, Floats]:
         """Mean and standard deviation of each model's logit at x (KeyError: unknown model)."""
         mu, var, _ = self._moments(model_ids, x)
         return mu, np.sqrt(var)
@@ -206,7 +224,7 @@ class QualityModel:
 
     def draw(
         self, model_ids: Sequence[str], x: Floats, rng: random.Random
-    ) -> tuple[Array, Array, Array]:
+    ) -> tuple[Floats, Floats, Floats]:
         """(mean logits, their sd, one posterior draw of the logits) for Thompson sampling.
 
         The shared block's uncertainty moves every model together (one common draw), the
@@ -215,8 +233,8 @@ class QualityModel:
         """
         mu, var, shared = self._moments(model_ids, x)
         common = np.minimum(shared, var)
-        noise = np.fromiter((rng.gauss(0.0, 1.0) for _ in model_ids), np.float64, len(mu))
-        drawn = mu + np.sqrt(common) * rng.gauss(0.0, 1.0) + np.sqrt(var - common) * noise
+        noise = standard_normals(rng, len(mu) + 1)
+        drawn = mu + np.sqrt(common) * noise[-1] + np.sqrt(var - common) * noise[:-1]
         return mu, np.sqrt(var), drawn
 
     # ---- learning -----------------------------------------------------------------------
