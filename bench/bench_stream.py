@@ -126,20 +126,27 @@ async def concurrent(target: Target, streams: int, tokens: int) -> dict[str, obj
     expected = [f"t{i}" for i in range(tokens)]
     connector = aiohttp.TCPConnector(limit=streams)
     before = {name: cpu_seconds(pid) for name, pid in target.pids.items()}
-    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(120)) as s:
-        results = await asyncio.gather(*(stream_once(s, target, tokens) for _ in range(streams)))
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(300)) as s:
+        outcomes = await asyncio.gather(
+            *(stream_once(s, target, tokens) for _ in range(streams)), return_exceptions=True
+        )
     used = {name: cpu_seconds(pid) - before[name] for name, pid in target.pids.items()}
+    results = [r for r in outcomes if isinstance(r, Stream)]
+    failed = [type(r).__name__ for r in outcomes if not isinstance(r, Stream)]
+    if not results:
+        return {"failed_streams": failed}
     whole = sum(r.tokens == expected for r in results)
     delivered = sum(len(r.tokens) for r in results)
     duplicated = sum(len(r.tokens) - len(set(r.tokens)) for r in results)
     return {
+        "failed_streams": len(failed),
         "streams_complete_in_order": f"{whole}/{streams}",
         "tokens_delivered": f"{delivered}/{streams * tokens}",
         "duplicated_tokens": duplicated,
         "events_per_stream": statistics.mean(r.events for r in results),
         "ttft_p50_ms": pct([r.ttft_s for r in results], 0.5) * 1000,
         "stream_p50_s": pct([r.total_s for r in results], 0.5),
-        "cpu_ms_per_token": {n: used[n] * 1000 / delivered for n in used},
+        "cpu_ms_per_token": {n: used[n] * 1000 / max(1, delivered) for n in used},
         "cpu_ms_per_stream": {n: used[n] * 1000 / streams for n in used},
     }
 

@@ -92,8 +92,11 @@ class Settings(BaseSettings):
     # they share one confirmed publish; a router with nothing else in flight never waits.
     completion_linger_ms: float = Field(default=2.0, ge=0, le=50)
     # A streamed answer's pieces that arrive within this window after a chunk message go out
-    # together in the next one (the first piece never waits).
+    # together in the next one (the first piece never waits). Under load the window widens so
+    # that one router sends at most STREAM_MAX_CHUNKS_PER_S chunk messages in all: each costs
+    # the router, the broker and the ingress more CPU than the text it carries.
     stream_coalesce_ms: float = Field(default=25.0, ge=0, le=1000)
+    stream_max_chunks_per_s: float = Field(default=600.0, gt=0)
     delivery_limit: int = Field(default=5, ge=1)
     feedback_grace_s: float = Field(default=2.0, ge=0)
     # A rating whose request is not recorded is parked this long, then deleted: a request's

@@ -1,8 +1,10 @@
 """A streamed answer on its way to the caller: ordered RouteChunk messages, coalesced.
 
 The first piece goes out at once (time to first token is what a streaming caller waits for).
-After each message, pieces that arrive within STREAM_COALESCE_MS are sent together in the next
-one, so a fast model does not become one broker message per token. A publish failure is
+After each message, pieces that arrive within the window are sent together in the next one, so
+a fast model does not become one broker message per token. The window is STREAM_COALESCE_MS,
+widened while the router streams many answers at once (`StreamWindow`): chunk messages, not
+tokens, are what cost CPU in the router, the broker and the ingress. A publish failure is
 logged and the rest is dropped: the caller then misses text and times out (and cancels); the
 provider call is not failed for it.
 """
@@ -25,11 +27,24 @@ log = logging.getLogger(__name__)
 Send = Callable[[bytes, str], Awaitable[None]]
 
 
+class StreamWindow:
+    """The coalescing window of this router's streams: `floor_s`, or wider when `active`
+    streams would otherwise send more than `max_rate` chunk messages a second together."""
+
+    def __init__(self, floor_s: float, max_rate: float) -> None:
+        self.floor_s = floor_s
+        self.max_rate = max_rate
+        self.active = 0
+
+    def seconds(self) -> float:
+        return max(self.floor_s, self.active / self.max_rate)
+
+
 class ChunkSender:
-    def __init__(self, send: Send, request_id: UUID, window_s: float) -> None:
+    def __init__(self, send: Send, request_id: UUID, window: StreamWindow) -> None:
         self._send = send
         self._request_id = request_id
-        self._window_s = window_s
+        self._window = window
         self._pieces: list[str] = []  # waiting for the next message
         self._text: list[str] = []  # everything emitted so far
         self._spec: ModelSpec | None = None
@@ -61,7 +76,7 @@ class ChunkSender:
         if self._timer is not None:
             return  # a send is already scheduled and will carry this piece
         loop = asyncio.get_running_loop()
-        wait = self._last_sent + self._window_s - loop.time()
+        wait = self._last_sent + self._window.seconds() - loop.time()
         if wait <= 0:
             await self._flush()
         else:

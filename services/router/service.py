@@ -28,7 +28,7 @@ from schemas.messages import (
     SendCurrentQualityModel,
 )
 from services.catalog_reload import subscribe_reloads
-from services.router.chunks import ChunkSender
+from services.router.chunks import ChunkSender, StreamWindow
 from services.router.completions import CompletionPublisher
 from services.router.engine import OverrideSet, QualitySet, RoutingEngine, decision_view
 from services.runtime import Worker, malformed
@@ -58,6 +58,9 @@ class RouterService(Worker):
             settings.rabbitmq_url, settings.name(f"router.replies.{self.instance}")
         )
         self.overrides_loaded = asyncio.Event()
+        self.stream_window = StreamWindow(
+            settings.stream_coalesce_ms / 1000, settings.stream_max_chunks_per_s
+        )
         self.model_loaded = asyncio.Event()
         self.consumer = DirectConsumer(settings, ROUTE_REQUESTS, settings.router_prefetch)
         self.completions = CompletionPublisher(
@@ -131,7 +134,8 @@ class RouterService(Worker):
             async def send(body: bytes, kind: str) -> None:
                 await out.reply(reply_to, correlation_id, body, kind)
 
-            sink = ChunkSender(send, request.request_id, self.settings.stream_coalesce_ms / 1000)
+            sink = ChunkSender(send, request.request_id, self.stream_window)
+            self.stream_window.active += 1
         IN_FLIGHT.labels("router").inc()
         try:
             result, completed = await self.engine.handle(request, sink)
@@ -139,6 +143,8 @@ class RouterService(Worker):
                 await sink.finish()
         finally:
             IN_FLIGHT.labels("router").dec()
+            if sink is not None:
+                self.stream_window.active -= 1
         # The event is confirmed by the broker before the caller hears the end, so an
         # answered request is always recorded.
         await self.completions.publish(completed)
