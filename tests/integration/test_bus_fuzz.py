@@ -27,7 +27,9 @@ from schemas.messages import (
     LearnerCommand,
     OverridesPublished,
     PingDatabase,
+    QualityModelPublished,
     QueryCommand,
+    ReloadCatalog,
     ReportLearningStatus,
     RouteCompletedBatch,
     RouteRequest,
@@ -64,7 +66,13 @@ class Bus:
         await self.reply_queue.consume(on_reply)
 
     async def send(
-        self, body: bytes, queue: str | None = None, *, exchange: str = "", key: str = ""
+        self,
+        body: bytes,
+        queue: str | None = None,
+        *,
+        exchange: str = "",
+        key: str = "",
+        message_type: str | None = None,
     ) -> str:
         """Publish; to a work queue with our reply queue and a fresh correlation id."""
         correlation_id = uuid.uuid4().hex
@@ -74,6 +82,7 @@ class Bus:
             correlation_id=correlation_id,
             reply_to=self.reply_queue.name if queue and self.reply_queue else None,
             content_type="application/json",
+            type=message_type,
         )
         if target is None:
             await self.channel.default_exchange.publish(message, routing_key=queue or "")
@@ -230,18 +239,29 @@ async def test_garbage_on_the_fanouts_and_heartbeats_breaks_nothing(
     rng = random.Random(SEED + 1)
     router = system.worker("router")
     version = router.engine.overrides.version  # type: ignore[attr-defined]
-    valid_shapes = {"version": 1, "overrides": [], "request_id": str(uuid.uuid4())}
-    for exchange, key, contract in (
-        (names.OVERRIDES_EXCHANGE, "", OverridesPublished),
-        (names.CANCELS_EXCHANGE, "", CancelRequest),
-        (names.EVENTS_EXCHANGE, f"{names.HEARTBEAT_KEY}.router", ServiceHeartbeat),
+    model_version = router.engine.quality.version  # type: ignore[attr-defined]
+    valid_shapes = {
+        "version": 1,
+        "overrides": [],
+        "request_id": str(uuid.uuid4()),
+        "context_version": 1,
+        "model": "AAAA",
+        "models": 3,
+    }
+    for exchange, key, contract, kind in (
+        (names.OVERRIDES_EXCHANGE, "", OverridesPublished, None),
+        (names.OVERRIDES_EXCHANGE, "", QualityModelPublished, names.QUALITY_MODEL_TYPE),
+        (names.CANCELS_EXCHANGE, "", CancelRequest, None),
+        (names.EVENTS_EXCHANGE, f"{names.HEARTBEAT_KEY}.router", ServiceHeartbeat, None),
+        (names.EVENTS_EXCHANGE, names.CATALOG_RELOAD_KEY, ReloadCatalog, None),
     ):
         garbage = _hostile(rng, contract.model_validate_json, json.dumps(valid_shapes).encode())
         assert len(garbage) >= BUDGET // 2
         for body in garbage:
-            await bus.send(body, exchange=settings.name(exchange), key=key)
+            await bus.send(body, exchange=settings.name(exchange), key=key, message_type=kind)
     await asyncio.sleep(1.0)
     assert router.engine.overrides.version == version  # type: ignore[attr-defined]
+    assert router.engine.quality.version == model_version  # type: ignore[attr-defined]
     async with system.client() as client:
         answered = await client.post("/v1/route", json={"prompt": "Still there?"})
         health = (await client.get("/health")).json()
