@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from schemas.messages import Override, RouteConstraints
-from shared.routing.bandit.chooser import CandidateEstimate, choose
+from shared.routing.bandit.chooser import BanditChoice, CandidateEstimate, choose
 from shared.routing.capabilities import NONE, Needs
 from shared.routing.catalog import Catalog, ModelSpec
 from shared.routing.classifier import Classification
@@ -81,14 +81,19 @@ class Decision:
     rejected: Mapping[str, str] = field(default_factory=dict)
     # The models to try in order: the choice first, then its fallbacks (see the module doc).
     chain: tuple[ModelSpec, ...] = ()
-    # The quality model's view of each candidate (cheapest first), when it was consulted.
-    estimates: tuple[CandidateEstimate, ...] = ()
+    # The quality model's choice, when it was consulted (`estimates` reads it).
+    bandit: BanditChoice | None = None
     model_version: int | None = None  # the learned model that decided; None: catalog priors
     quality_target: float | None = None
 
     @property
     def reason(self) -> str:
         return "; ".join(self.reasons)
+
+    @property
+    def estimates(self) -> tuple[CandidateEstimate, ...]:
+        """The quality model's view of each candidate, cheapest first (the preview's)."""
+        return self.bandit.estimates if self.bandit is not None else ()
 
 
 def expected_quality(spec: ModelSpec, pattern: str, complexity: str) -> float:
@@ -210,7 +215,7 @@ class RoutingPolicy:
                 override_version=None,
                 candidates=tuple(c.id for c in candidates),
                 expected_quality=choice.estimate(choice.model_id).predicted_quality,
-                estimates=choice.estimates,
+                bandit=choice,
                 model_version=scoring.version,
                 quality_target=target,
             )
@@ -241,18 +246,16 @@ class RoutingPolicy:
         if explored is not None:
             chosen, version = explored, None
             reasons.append(f"exploring cheaper {chosen.id}")
-        estimates: tuple[CandidateEstimate, ...] = ()
+        explained = None
         if scoring is not None:  # the priors explain the decision; they do not make it
-            estimates = choose(
-                by_cost, scoring.model, scoring.x, target, rng, None, costs=costs
-            ).estimates
+            explained = choose(by_cost, scoring.model, scoring.x, target, rng, None, costs=costs)
         return decision(
             chosen,
             explored=explored is not None,
             override_version=version,
             candidates=tuple(c.id for c in candidates),
             key=key,
-            estimates=estimates,
+            bandit=explained,
             quality_target=target if scoring is not None else None,
         )
 
