@@ -21,6 +21,7 @@ import openai
 import pytest
 
 from schemas.messages import ChatMessage, RouteChunk, RouteConstraints, RouteRequest, RouteStreamEnd
+from services.router.service import RouterService
 from shared.messaging.client import OptimizerClient
 from shared.messaging.direct import RpcClient
 from shared.messaging.topology import ROUTE_REQUESTS
@@ -241,6 +242,30 @@ async def test_an_expired_streamed_request_is_never_executed(
     row = await _row(pool, str(request.request_id))
     assert row["status"] == "expired" and row["cost_usd"] == 0
     assert vendor.received == [], "a provider was called for an expired request"
+
+
+async def test_an_openai_stream_that_expires_while_no_router_takes_it_is_never_executed(
+    running: tuple[RunningSystem, asyncpg.Pool], vendor: FakeVendorServer
+) -> None:
+    system, _ = running
+    router = system.worker("router")
+    assert isinstance(router, RouterService)
+    await router.consumer.stop(5)  # the request waits in the queue, as behind a busy fleet
+    client = _client(system)
+    try:
+        with pytest.raises(openai.APIStatusError) as caught:
+            await client.chat.completions.create(
+                model=MODEL_OF["google"],
+                messages=QUESTION,  # type: ignore[arg-type]
+                stream=True,
+                extra_headers={"X-Request-Timeout": "1"},
+            )
+    finally:
+        await router.consumer.start(router.on_route_request)
+        await client.close()
+    assert caught.value.status_code == 504  # no text was sent: an ordinary HTTP error
+    await asyncio.sleep(2)  # the router consumes again: anything left would run now
+    assert vendor.received == [], "a provider was called after the caller's deadline"
 
 
 async def test_v1_route_streams_chunks_then_the_end_with_cost(
