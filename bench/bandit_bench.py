@@ -6,7 +6,8 @@
 `score`: CPU per request of what the router adds to a decision for the bandit, with the real
 catalog (every model a candidate): the context vector of a classified prompt, and `choose`
 (scoring every candidate, the Thompson draw and the budget). Classification itself is
-bench/bench_classifier.py's. Goal: <= 0.1 ms.
+bench/bench_classifier.py's. Goal: <= 0.1 ms. The first line times one small numpy operation:
+scoring is some forty of them, so on a busy machine its figure scales the rest.
 `retrain`: one `retrain_quality_model` over N synthetic rated requests spread over the catalog's
 models (random contexts of the real layout, outcomes from a hidden logistic rule), starting from
 the cold-start prior: wall time, CPU time and the process's peak RSS. `--arrays` feeds
@@ -65,7 +66,13 @@ def score(rounds: int) -> None:
     def thompson(i: int) -> object:
         return choose(catalog.models, model, xs[i % 4], target, rng, budget, costs=costs)
 
+    small = np.ones(18)
+
+    def one_numpy_call(i: int) -> object:
+        return small + i
+
     for name, work in (
+        ("(one small numpy call, for scale)", one_numpy_call),
         ("context vector", vector),
         ("choose (greedy, no budget)", greedy),
         ("choose (Thompson + budget)", thompson),
