@@ -138,3 +138,36 @@ def test_mt_bench_adapter() -> None:
     assert 140 <= len(data.records) <= 160  # 80 questions x 2 turns, minus contaminated ones
     assert all(0 <= q <= 1 for r in data.records for q in r.quality.values())
     assert data.feedback(1.0) == (5, None) and data.feedback(0.6) == (3, None)
+
+
+def test_apgr_and_cpt_by_hand() -> None:
+    """Four prompts; the strong model gains 1 on two of them. Routing those first recovers the
+    gap with half the calls; the worst order recovers nothing until the last two."""
+    from replay.curves import apgr, cpt, two_model_curve
+    from replay.records import ReplayRecord
+
+    def rec(uid: str, weak: float, strong: float) -> ReplayRecord:
+        return ReplayRecord(uid, (), {"w": weak, "s": strong}, {"w": 0.0, "s": 1.0})
+
+    records = [rec("a", 1, 1), rec("b", 0, 1), rec("c", 0, 0), rec("d", 0, 1)]
+    share, pgr = two_model_curve(records, "w", "s", [1, 3, 0, 2])
+    assert share.tolist() == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert pgr.tolist() == [0.0, 0.5, 1.0, 1.0, 1.0]
+    assert apgr(pgr) == pytest.approx((0.25 + 0.75 + 1.0 + 1.0) / 4)
+    assert cpt(share, pgr, 0.5) == 0.25 and cpt(share, pgr, 0.8) == 0.5
+    _, worst = two_model_curve(records, "w", "s", [0, 2, 1, 3])
+    assert worst.tolist() == [0.0, 0.0, 0.0, 0.5, 1.0]
+    assert apgr(worst) == pytest.approx(0.25)  # trapezoids: 0.25 x (0.5 + 1 / 2)
+
+
+def test_best_fixed_per_label_and_random_mix(dataset) -> None:
+    """On the fixture, per category the cheap model is right for code and wrong for math."""
+    from replay.curves import fit_fixed, oracle, random_mix
+
+    rule = fit_fixed(dataset, dataset.records, lambda r: r.group, 0.95)
+    assert rule == {"code": "cheap", "math": "strong"}
+    line = random_mix(dataset, dataset.records, steps=2)
+    assert line[-1] == {"quality_vs_best": 1.0, "cost_vs_best": 1.0}
+    assert line[0] == {"quality_vs_best": 0.5, "cost_vs_best": 0.01}
+    assert line[1] == {"quality_vs_best": 0.75, "cost_vs_best": 0.505}
+    assert oracle(dataset, dataset.records) == {"quality_vs_best": 1.0, "cost_vs_best": 0.505}
