@@ -1,5 +1,5 @@
 """The learner's aggregate and the dashboard's reports on a big ledger, before and after the
-monthly partitions of migrations 0010-0011.
+monthly partitions of migrations 0010-0011 (and the queries as they were and as they are).
 
 Builds a database of its own in the old layout (migrations up to 0009), fills it with synthetic
 requests spread over a year (generate_series, server side) and ratings on a share of them,
@@ -46,6 +46,21 @@ GROUP BY r.pattern, r.model
 ORDER BY r.pattern, r.model
 """
 DAILY = reports._DAILY
+# The dashboard's daily series as it was before (every row joined to its day, then grouped).
+DAILY_BEFORE = """
+WITH recent AS (
+    SELECT (created_at AT TIME ZONE 'UTC')::date AS day, cost_usd, baseline_cost_usd, savings_usd
+    FROM routing_requests WHERE created_at > now() - $1::interval
+)
+SELECT d::date AS day, count(r.day)::int AS requests,
+       coalesce(sum(r.cost_usd), 0)::float8 AS cost_usd,
+       coalesce(sum(r.baseline_cost_usd), 0)::float8 AS baseline_cost_usd,
+       coalesce(sum(r.savings_usd), 0)::float8 AS savings_usd
+FROM generate_series(((now() - $1::interval) AT TIME ZONE 'UTC')::date,
+                     (now() AT TIME ZONE 'UTC')::date, interval '1 day') AS d
+LEFT JOIN recent r ON r.day = d::date
+GROUP BY d ORDER BY d
+"""
 
 PATTERNS = ["code", "math", "creative", "analysis", "factual", "chat", "summary", "translation"]
 MODELS = [
@@ -144,14 +159,16 @@ async def _median_ms(action: Callable[[], Awaitable[Any]], runs: int) -> float:
     return statistics.median(times)
 
 
-async def _measure(pool: asyncpg.Pool, aggregate_sql: str, runs: int) -> dict[str, float]:
+async def _measure(
+    pool: asyncpg.Pool, aggregate_sql: str, daily_sql: str, runs: int
+) -> dict[str, float]:
     window = timedelta(days=30)
     return {
         "learner aggregate (30 days)": await _median_ms(
             lambda: pool.fetch(aggregate_sql, window, timeout=None), runs
         ),
         "daily report (30 days)": await _median_ms(
-            lambda: pool.fetch(DAILY, window, timeout=None), runs
+            lambda: pool.fetch(daily_sql, window, timeout=None), runs
         ),
         "dashboard totals (30 days)": await _median_ms(
             lambda: pool.fetch(reports._TOTALS, window, timeout=None),
@@ -168,11 +185,13 @@ async def _measure(pool: asyncpg.Pool, aggregate_sql: str, runs: int) -> dict[st
     }
 
 
-async def _plans(pool: asyncpg.Pool, aggregate_sql: str) -> dict[str, str]:
+async def _plans(pool: asyncpg.Pool, aggregate_sql: str, daily_sql: str) -> dict[str, str]:
     window = timedelta(days=30)
     plans = {}
-    for name, sql in (("learner aggregate", aggregate_sql), ("daily report", DAILY)):
-        rows = await pool.fetch(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}", window)
+    for name, sql in (("learner aggregate", aggregate_sql), ("daily report", daily_sql)):
+        rows = await pool.fetch(
+            f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}", window, timeout=None
+        )
         plans[name] = "\n".join(r[0] for r in rows)
     return plans
 
@@ -181,9 +200,18 @@ async def _sizes(pool: asyncpg.Pool) -> str:
     row = await pool.fetchrow(
         """SELECT (SELECT count(*) FROM routing_requests) AS requests,
                   (SELECT count(*) FROM production_feedback) AS ratings,
-                  pg_size_pretty(pg_database_size(current_database())) AS size"""
+                  pg_size_pretty(pg_database_size(current_database())) AS size""",
+        timeout=None,
     )
     return f"{row['requests']:,} requests, {row['ratings']:,} ratings, database {row['size']}"
+
+
+def _show(when: str, times: dict[str, float], plans: dict[str, str]) -> None:
+    """Print a layout's figures at once: a long run that fails later keeps them."""
+    for query, ms in times.items():
+        print(f"{when}: {query}: {ms:.0f} ms", flush=True)
+    for query, plan in plans.items():
+        print(f"\n--- {query}, {when} ---\n{plan}\n", flush=True)
 
 
 async def main() -> None:
@@ -217,18 +245,21 @@ async def main() -> None:
         plans: dict[str, dict[str, str]] = {}
         pool = await create_pool(url, max_size=2)
         print("before:", await _sizes(pool), flush=True)
-        results["before"] = await _measure(pool, AGGREGATE_BEFORE, args.runs)
-        plans["before"] = await _plans(pool, AGGREGATE_BEFORE)
+        results["before"] = await _measure(pool, AGGREGATE_BEFORE, DAILY_BEFORE, args.runs)
+        plans["before"] = await _plans(pool, AGGREGATE_BEFORE, DAILY_BEFORE)
+        _show("before", results["before"], plans["before"])
         await pool.close()
 
         started = time.perf_counter()
-        await migrate(url, out=[])
+        await migrate(url, up_to=11, out=[])
         print(f"migrations 0010-0011 took {time.perf_counter() - started:.0f} s", flush=True)
         pool = await create_pool(url, max_size=2)
-        await pool.execute("VACUUM ANALYZE")  # what autovacuum does soon after a bulk load
+        # What autovacuum does soon after a bulk load.
+        await pool.execute("VACUUM ANALYZE", timeout=None)
         print("after:", await _sizes(pool), flush=True)
-        results["after"] = await _measure(pool, AGGREGATE_FEEDBACK, args.runs)
-        plans["after"] = await _plans(pool, AGGREGATE_FEEDBACK)
+        results["after"] = await _measure(pool, AGGREGATE_FEEDBACK, DAILY, args.runs)
+        plans["after"] = await _plans(pool, AGGREGATE_FEEDBACK, DAILY)
+        _show("after", results["after"], plans["after"])
         await pool.close()
 
         print(
@@ -236,9 +267,6 @@ async def main() -> None:
         )
         for query, before in results["before"].items():
             print(f"{query:<34} {before:>8.0f} ms {results['after'][query]:>8.0f} ms")
-        for when in ("before", "after"):
-            for query, plan in plans[when].items():
-                print(f"\n--- {query}, {when} ---\n{plan}")
     finally:
         if not args.keep:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

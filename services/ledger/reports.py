@@ -27,19 +27,24 @@ FROM routing_requests WHERE created_at > now() - $1::interval
 """
 
 # generate_series fills days without traffic with zeros, so the chart's time axis has no gaps.
+# The rows are summed per day first: joining every row to its day and then grouping sorted
+# the whole window (821k rows, spilled to disk: 4 s of the 4.2 s at 10M rows).
 _DAILY = """
 WITH recent AS (
-    SELECT (created_at AT TIME ZONE 'UTC')::date AS day, cost_usd, baseline_cost_usd, savings_usd
+    SELECT (created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS requests,
+           sum(cost_usd) AS cost_usd, sum(baseline_cost_usd) AS baseline_cost_usd,
+           sum(savings_usd) AS savings_usd
     FROM routing_requests WHERE created_at > now() - $1::interval
+    GROUP BY 1
 )
-SELECT d::date AS day, count(r.day)::int AS requests,
-       coalesce(sum(r.cost_usd), 0)::float8 AS cost_usd,
-       coalesce(sum(r.baseline_cost_usd), 0)::float8 AS baseline_cost_usd,
-       coalesce(sum(r.savings_usd), 0)::float8 AS savings_usd
+SELECT d::date AS day, coalesce(r.requests, 0)::int AS requests,
+       coalesce(r.cost_usd, 0)::float8 AS cost_usd,
+       coalesce(r.baseline_cost_usd, 0)::float8 AS baseline_cost_usd,
+       coalesce(r.savings_usd, 0)::float8 AS savings_usd
 FROM generate_series(((now() - $1::interval) AT TIME ZONE 'UTC')::date,
                      (now() AT TIME ZONE 'UTC')::date, interval '1 day') AS d
 LEFT JOIN recent r ON r.day = d::date
-GROUP BY d ORDER BY d
+ORDER BY d
 """
 
 # A failed request may have no model: it is listed under NULL rather than dropped, so that the
