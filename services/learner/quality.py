@@ -11,21 +11,25 @@ from __future__ import annotations
 
 import base64
 import logging
+import time
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import numpy as np
+import numpy.typing as npt
 
 from schemas.messages import QualityModelPublished
 from services.learner import quality_store
 from shared.metrics import MODEL_FITS, QUALITY_MODEL_VERSION
-from shared.routing.bandit.outcomes import Outcome, outcome_value
+from shared.routing.bandit.context import CONTEXT_SIZE
+from shared.routing.bandit.outcomes import outcome_value
 from shared.routing.bandit.quality_model import ModelFormatError, QualityModel
 from shared.routing.catalog import Catalog
 from shared.routing.model_diff import PastRequest, traffic_moves
-from shared.routing.retrain import retrain_quality_model
-from shared.routing.stored_features import CONTEXT_NUMBER, decode_features
+from shared.routing.stored_features import CONTEXT_NUMBER, decode_features, decode_rows
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,6 +44,19 @@ DIFF_MAX_REQUESTS = 5_000
 _BEGINNING = datetime(2000, 1, 1, tzinfo=UTC)
 
 ModelPublisher = Callable[[QualityModelPublished], Awaitable[None]]
+
+
+Batches = dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]]
+
+
+def retrain_arrays(model: QualityModel, batches: Batches) -> QualityModel:
+    """The bandit's retrain step (`retrain.retrain_quality_model`: `model.updated(outcomes)`,
+    which groups the outcomes into these arrays) fed the arrays directly: a million ratings
+    are then a few matrices, not a million objects. Models it does not know are skipped."""
+    rows = {model_id: i for i, model_id in enumerate(model.model_ids)}
+    return model.updated_arrays(
+        {rows[m]: batch for m, batch in batches.items() if m in rows and len(batch[1])}
+    )
 
 
 def published(row: asyncpg.Record) -> QualityModelPublished:
@@ -84,11 +101,21 @@ class QualityLearner:
         parent = await quality_store.active(conn)
         current, since = self._start_from(parent)
         until = await quality_store.database_now(conn) - RATING_SETTLE
-        outcomes = await self._new_outcomes(conn, since, until)
-        proposed = retrain_quality_model(current, outcomes)
+        clock = time.perf_counter()
+        batches = await self._new_batches(conn, since, until)
+        rows_used = sum(len(y) for _, y in batches.values())
+        read = time.perf_counter()
+        proposed = retrain_arrays(current, batches)
+        fitted = time.perf_counter()
         diff = await self._diff(conn, current, proposed)
+        seconds = {
+            "read": round(read - clock, 3),
+            "fit": round(fitted - read, 3),
+            "diff": round(time.perf_counter() - fitted, 3),
+        }
         base: dict[str, Any] = {
-            "rows_used": len(outcomes),
+            "seconds": seconds,
+            "rows_used": rows_used,
             "parent_version": parent["version"] if parent else None,
             "fitted_from": since.isoformat() if since > _BEGINNING else None,
             "fitted_through": until.isoformat(),
@@ -97,7 +124,7 @@ class QualityLearner:
         }
         if dry_run:
             return {"status": "dry_run", "written": False, **base}, None
-        if not outcomes:
+        if not rows_used:
             version = parent["version"] if parent else None
             return {"status": "unchanged", "written": False, "version": version, **base}, None
         async with conn.transaction():
@@ -105,7 +132,7 @@ class QualityLearner:
                 conn,
                 context_version=CONTEXT_NUMBER,
                 model=proposed.to_bytes(),
-                rows_used=len(outcomes),
+                rows_used=rows_used,
                 parent_version=parent["version"] if parent else None,
                 fitted_through=until,
                 trigger=trigger,
@@ -114,7 +141,7 @@ class QualityLearner:
             row = await quality_store.version(conn, version)
             await quality_store.prune(conn, self.settings.learner_model_versions_kept)
         assert row is not None
-        log.info("quality model version %d: %d new ratings", version, len(outcomes))
+        log.info("quality model version %d: %d new ratings", version, rows_used)
         return {"status": "applied", "written": True, "version": version, **base}, published(row)
 
     def _start_from(self, parent: asyncpg.Record | None) -> tuple[QualityModel, datetime]:
@@ -128,17 +155,24 @@ class QualityLearner:
                 return model.covering(self.catalog), parent["fitted_through"]
         return QualityModel.prior(self.catalog), _BEGINNING
 
-    async def _new_outcomes(
+    async def _new_batches(
         self, conn: asyncpg.Connection, since: datetime, until: datetime
-    ) -> list[Outcome]:
-        outcomes: list[Outcome] = []
+    ) -> Batches:
+        """The new ratings as one (vectors, outcomes) pair of arrays per answering model."""
+        vectors: dict[str, list[bytes]] = defaultdict(list)
+        values: dict[str, list[float]] = defaultdict(list)
         async with conn.transaction():
             async for rows in quality_store.new_ratings(conn, CONTEXT_NUMBER, since, until):
-                for row in rows:
-                    y = outcome_value(row["quality_score"], row["is_correct"])
-                    if y is not None and self.catalog.has(row["model"]):
-                        outcomes.append(Outcome(row["model"], decode_features(row["features"]), y))
-        return outcomes
+                for model, raw, score, correct in rows:
+                    y = outcome_value(score, correct)
+                    if y is not None and len(raw) == 2 * CONTEXT_SIZE:
+                        vectors[model].append(raw)
+                        values[model].append(y)
+        return {
+            model: (decode_rows(vectors[model], CONTEXT_SIZE), np.asarray(values[model]))
+            for model in vectors
+            if self.catalog.has(model)
+        }
 
     async def _diff(
         self, conn: asyncpg.Connection, before: QualityModel, after: QualityModel

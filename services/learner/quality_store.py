@@ -18,7 +18,10 @@ from shared.storage.partitions import rated_request_months
 _NEW_RATINGS = f"""
 SELECT r.model, rf.features, f.quality_score, f.is_correct
 FROM production_feedback f
-JOIN routing_requests r ON r.request_id = f.request_id AND r.created_at = f.request_created_at
+-- On the id alone (request_ids keeps it unique across months): joined on (id, month) too,
+-- PostgreSQL multiplies the two keys' selectivities, expects one row, and reads the vectors
+-- one index probe at a time (100,000 ratings: 3.9 s against 2.3 s by a hash join).
+JOIN routing_requests r ON r.request_id = f.request_id
 JOIN request_features rf ON rf.request_id = f.request_id
 WHERE rf.context_version = $1 AND r.ok AND r.model IS NOT NULL
   AND f.updated_at > $2 AND f.updated_at <= $3
@@ -94,6 +97,9 @@ async def new_ratings(
 ) -> AsyncIterator[list[asyncpg.Record]]:
     """The ratings a fit adds, in chunks (a cursor: a million rows never sit in one list).
     The caller holds a transaction (cursors need one)."""
+    # Every row is read: plan for all of them, not for the first tenth (a cursor's default
+    # favours plans that start fast, such as one index probe per rating).
+    await conn.execute("SET LOCAL cursor_tuple_fraction = 1.0")
     cursor = await conn.cursor(_NEW_RATINGS, context_version, since, until)
     while rows := await cursor.fetch(chunk):
         yield rows

@@ -38,3 +38,12 @@ def stored_bytes(encoded: str) -> bytes:
 def decode_features(stored: bytes) -> npt.NDArray[np.float32]:
     """A stored vector back as float32, ready for the quality model."""
     return np.frombuffer(stored, dtype=_WIRE).astype(np.float32)
+
+
+def decode_rows(stored: list[bytes], width: int) -> npt.NDArray[np.float64]:
+    """Stored vectors of `width` numbers each as one (n, width) matrix (one copy, no object
+    per row). ValueError when one has another size."""
+    if any(len(raw) != 2 * width for raw in stored):
+        raise ValueError(f"a stored vector does not hold {width} float16 numbers")
+    flat = np.frombuffer(b"".join(stored), dtype=_WIRE)
+    return flat.reshape(len(stored), width).astype(np.float64)

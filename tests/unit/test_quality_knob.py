@@ -15,7 +15,18 @@ from schemas.export import json_schema
 from schemas.messages import MAX_FEATURES, RouteCompleted, RouteConstraints
 from services.ingress.key_rules import constrain
 from services.ingress.models import RouteBody
-from shared.routing.stored_features import decode_features, encode_features, stored_bytes
+from services.learner.quality import retrain_arrays
+from shared.routing.bandit.context import CONTEXT_SIZE
+from shared.routing.bandit.outcomes import Outcome
+from shared.routing.bandit.quality_model import QualityModel
+from shared.routing.catalog import load_catalog
+from shared.routing.retrain import retrain_quality_model
+from shared.routing.stored_features import (
+    decode_features,
+    decode_rows,
+    encode_features,
+    stored_bytes,
+)
 from shared.settings import Settings
 from shared.storage.apikeys import ApiKeyInfo
 
@@ -99,3 +110,32 @@ def test_the_largest_vector_fits_the_schema_and_the_column() -> None:
     assert len(stored_bytes(event.features)) == 2048  # the column's CHECK
     validator = jsonschema.Draft202012Validator(json_schema("RouteCompleted"))
     assert not list(validator.iter_errors(json.loads(event.model_dump_json())))
+
+
+def test_stored_rows_decode_as_one_matrix_and_a_wrong_size_is_refused() -> None:
+    rows = [np.array([i, 0.5, -1], dtype=np.float32) for i in range(4)]
+    matrix = decode_rows([stored_bytes(encode_features(r)) for r in rows], 3)
+    assert matrix.shape == (4, 3) and matrix.dtype == np.float64
+    np.testing.assert_allclose(matrix, np.stack(rows))
+    with pytest.raises(ValueError):
+        decode_rows([stored_bytes(encode_features([1.0, 2.0]))], 3)
+
+
+def test_the_learner_fits_arrays_exactly_as_the_retrain_step_fits_outcomes() -> None:
+    catalog = load_catalog()
+    prior = QualityModel.prior(catalog)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((30, CONTEXT_SIZE)).astype(np.float32)
+    x[:, 0] = 1.0
+    y = (rng.random(30) < 0.7).astype(np.float64)
+    models = ["simulated-fast", "simulated-premium"]
+    outcomes = [Outcome(models[i % 2], x[i], float(y[i])) for i in range(30)]
+    batches = {m: (x[i::2].astype(np.float64), y[i::2]) for i, m in enumerate(models)}
+    batches["not-in-the-catalog"] = (x[:2].astype(np.float64), y[:2])
+    by_step = retrain_quality_model(prior, outcomes)
+    by_arrays = retrain_arrays(prior, batches)
+    ids = [m.id for m in catalog.models]
+    for row in range(5):
+        np.testing.assert_allclose(
+            by_arrays.predict(ids, x[row])[0], by_step.predict(ids, x[row])[0], rtol=1e-9
+        )
