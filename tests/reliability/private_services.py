@@ -235,26 +235,36 @@ class RabbitCluster:
     def running(self) -> list[RabbitNode]:
         return [n for n in self.nodes if n.process and n.process.poll() is None]
 
-    def leader(self, queue: str) -> RabbitNode:
-        """The node that leads a quorum queue now (asked of any running node)."""
+    def _queue_item(self, queue: str, item: str) -> str:
+        """One info item of a queue (leader, members, online), asked of any running node."""
         listing = self.running()[0].ctl(
-            "list_queues", "name", "leader", "--no-table-headers", "--quiet"
+            "list_queues", "name", item, "--no-table-headers", "--quiet"
         )
         for line in listing.splitlines():
-            name, _, leader = line.partition("\t")
+            name, _, value = line.partition("\t")
             if name == queue:
-                return next(n for n in self.nodes if n.node == leader.strip())
+                return value.strip()
         raise AssertionError(f"queue {queue} not found: {listing[-500:]}")
 
+    def leader(self, queue: str) -> RabbitNode:
+        """The node that leads a quorum queue now."""
+        leader = self._queue_item(queue, "leader")
+        return next(n for n in self.nodes if n.node == leader)
+
     def members(self, queue: str) -> list[str]:
-        listing = self.running()[0].ctl(
-            "list_queues", "name", "members", "--no-table-headers", "--quiet"
-        )
-        for line in listing.splitlines():
-            name, _, members = line.partition("\t")
-            if name == queue:
-                return sorted(re.findall(r"[\w.-]+@localhost", members))
-        raise AssertionError(f"queue {queue} not found")
+        return sorted(re.findall(r"[\w.-]+@localhost", self._queue_item(queue, "members")))
+
+    def online(self, queue: str) -> list[str]:
+        """The members of a quorum queue whose replica runs now."""
+        return sorted(re.findall(r"[\w.-]+@localhost", self._queue_item(queue, "online")))
+
+    def keep_logs(self, into: Path) -> None:
+        """Copy every node's log (the nodes' directories are removed afterwards)."""
+        into.mkdir(parents=True, exist_ok=True)
+        for node in self.nodes:
+            for log in (node.root / "server.log", *sorted((node.root / "log").glob("*.log"))):
+                if log.exists():
+                    shutil.copy(log, into / f"{node.name}-{log.name}")
 
     def stop(self) -> None:
         for node in self.nodes:
