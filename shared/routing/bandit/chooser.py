@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from shared.routing.bandit.params import BanditParams, per_prompt_bar
-from shared.routing.bandit.quality_model import QualityModel, quality_moments, sigmoid
+from shared.routing.bandit.quality_model import QualityModel, sigmoid
 from shared.routing.catalog import ModelSpec
 from shared.routing.learning import expected_cost
 
@@ -66,16 +66,18 @@ class BanditChoice:
     model_id: str
     explored: bool
     greedy_model_id: str
-    # Per candidate, cheapest first: (ids, predicted quality, uncertainty, cost). Kept as
-    # plain sequences: `estimates` builds the objects only when a caller reads them.
+    # Per candidate, cheapest first: (ids, predicted quality, logit sd, cost). Kept as plain
+    # sequences: `estimates` builds the objects only when a caller reads them.
     columns: tuple[Sequence[str], Sequence[float], Sequence[float], Sequence[float]]
     exploration_charge_usd: float = 0.0
 
     @property
     def estimates(self) -> tuple[CandidateEstimate, ...]:
-        """Every candidate's estimate, cheapest first."""
+        """Every candidate's estimate, cheapest first; the uncertainty is the logit's standard
+        deviation through the sigmoid's slope, as `QualityModel.predict` gives it."""
         return tuple(
-            CandidateEstimate(m, q, u, c) for m, q, u, c in zip(*self.columns, strict=True)
+            CandidateEstimate(m, q, q * (1.0 - q) * sd, c)
+            for m, q, sd, c in zip(*self.columns, strict=True)
         )
 
     def estimate(self, model_id: str) -> CandidateEstimate:
@@ -119,8 +121,7 @@ def choose(
         mu, sd = model.logit_moments(ids, x)
     else:
         mu, sd, drawn = model.draw(ids, x, rng)
-    quality, spread = quality_moments(mu, sd)
-    qualities = quality.tolist()
+    qualities = sigmoid(mu).tolist()
     greedy = _rule(qualities, order, bar)
     chosen, charge = greedy, 0.0
     if budget is not None:
@@ -133,11 +134,11 @@ def choose(
             else:
                 charge = 0.0
         budget.record(baseline - cost[chosen], charge)
-    spreads = spread.tolist()
+    sds = sd.tolist()
     columns = (
         [ids[i] for i in order],
         [qualities[i] for i in order],
-        [spreads[i] for i in order],
+        [sds[i] for i in order],
         [cost[i] for i in order],
     )
     return BanditChoice(ids[chosen], chosen != greedy, ids[greedy], columns, charge)
