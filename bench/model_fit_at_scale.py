@@ -8,8 +8,9 @@ hidden rule), in a database of their own that is dropped afterwards:
 
     .venv/bin/python bench/model_fit_at_scale.py --rows 100000 1000000
 
-Prints, per size: seconds to insert (not part of the fit), seconds of the fit and its parts,
-and the process's peak RSS. A first fit reads every retained rating; later fits only those
+Prints, per size: seconds to insert (not part of the fit), seconds of the fit (wall, and CPU
+of this process: PostgreSQL's share of the read is not in it) and its parts, and the process's
+peak RSS. A first fit reads every retained rating; later fits only those
 since the last one (LEARNER_MODEL_FIT_INTERVAL_S), so this is the worst case.
 """
 
@@ -115,13 +116,14 @@ async def _one(base_url: str, rows: int) -> None:
 
         learner = QualityLearner(pool, Settings(database_url=url), catalog, unused)
         quality.RATING_SETTLE = timedelta(0)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         result = await learner.fit(dry_run=True, trigger="bench")
-        took = time.perf_counter() - started
+        took, cpu = time.perf_counter() - started, time.process_time() - cpu
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(
-            f"{rows:>9,} rated requests: insert {inserted:6.1f} s, fit (dry run) {took:6.1f} s "
-            f"{result['seconds']}, {result['rows_used']:,} rows used, diff over "
+            f"{rows:>9,} rated requests: insert {inserted:6.1f} s, fit (dry run) {took:6.1f} s wall "
+            f"({cpu:.1f} s CPU of this process; wall per part: "
+            f"{result['seconds']}), {result['rows_used']:,} rows used, diff over "
             f"{result['diff']['requests']:,} recent requests, peak RSS {peak:,.0f} MB"
         )
     finally:
