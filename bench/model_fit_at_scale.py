@@ -121,8 +121,8 @@ async def _one(base_url: str, rows: int) -> None:
         took, cpu = time.perf_counter() - started, time.process_time() - cpu
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(
-            f"{rows:>9,} rated requests: insert {inserted:6.1f} s, fit (dry run) {took:6.1f} s wall "
-            f"({cpu:.1f} s CPU of this process; wall per part: "
+            f"{rows:>9,} rated requests: insert {inserted:6.1f} s, "
+            f"fit (dry run) {took:6.1f} s wall ({cpu:.1f} s CPU of this process; wall per part: "
             f"{result['seconds']}), {result['rows_used']:,} rows used, diff over "
             f"{result['diff']['requests']:,} recent requests, peak RSS {peak:,.0f} MB"
         )

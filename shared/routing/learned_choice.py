@@ -36,6 +36,15 @@ class Scoring:
     budget: ExplorationBudget | None = None
 
 
+def predicted(choice: BanditChoice, model_id: str) -> tuple[float, float]:
+    """(predicted quality, uncertainty) of one candidate, without building every estimate (the
+    hot path needs two of them; `BanditChoice.estimates` is for the preview)."""
+    ids, qualities, sds, _ = choice.columns
+    i = list(ids).index(model_id)
+    q = qualities[i]
+    return q, q * (1.0 - q) * sds[i]
+
+
 def learned_choice(
     candidates: Sequence[ModelSpec],
     scoring: Scoring,
@@ -50,23 +59,22 @@ def learned_choice(
     reasons: list[str] = []
     budget = scoring.budget
     if min_quality is not None:
-        predicted, _ = scoring.model.predict([c.id for c in pool], scoring.x)
-        reaching = [c for c, q in zip(pool, predicted, strict=True) if q >= min_quality]
+        qualities, _ = scoring.model.predict([c.id for c in pool], scoring.x)
+        reaching = [c for c, q in zip(pool, qualities, strict=True) if q >= min_quality]
         if reaching:
             pool = reaching
         else:
-            pool = [pool[int(np.argmax(predicted))]]
+            pool = [pool[int(np.argmax(qualities))]]
             reasons.append(f"none predicted to reach min_quality {min_quality:.2f}")
         budget = None  # a caller's floor is never explored
     choice = choose(
         pool, scoring.model, scoring.x, quality_target, rng, budget,
         costs=costs, baseline_cost=baseline_cost,
     )  # fmt: skip
-    greedy = choice.estimate(choice.greedy_model_id)
+    quality, uncertainty = predicted(choice, choice.greedy_model_id)
     reasons.append(
         f"quality model v{scoring.version}: cheapest predicted within {quality_target:.2f} of "
-        f"the best: {choice.greedy_model_id} ({greedy.predicted_quality:.3f} "
-        f"+/- {greedy.uncertainty:.3f})"
+        f"the best: {choice.greedy_model_id} ({quality:.3f} +/- {uncertainty:.3f})"
     )
     if choice.explored:
         reasons.append(f"exploring cheaper {choice.model_id} (Thompson draw, within budget)")

@@ -44,7 +44,7 @@ from shared.routing.bandit.chooser import BanditChoice, CandidateEstimate, choos
 from shared.routing.capabilities import NONE, Needs
 from shared.routing.catalog import Catalog, ModelSpec
 from shared.routing.classifier import Classification
-from shared.routing.learned_choice import Scoring, learned_choice
+from shared.routing.learned_choice import Scoring, learned_choice, predicted
 from shared.routing.learning import LEVEL_RANK, route_key
 from shared.settings import Settings
 
@@ -214,7 +214,7 @@ class RoutingPolicy:
                 explored=choice.explored,
                 override_version=None,
                 candidates=tuple(c.id for c in candidates),
-                expected_quality=choice.estimate(choice.model_id).predicted_quality,
+                expected_quality=predicted(choice, choice.model_id)[0],
                 bandit=choice,
                 model_version=scoring.version,
                 quality_target=target,
