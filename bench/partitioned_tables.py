@@ -29,7 +29,6 @@ import asyncpg
 
 from services.learner.store import AGGREGATE_FEEDBACK
 from services.ledger import reports
-from shared.storage.db import create_pool
 from shared.storage.migrate import migrate
 
 # The learner's aggregate as it was before the partitions (migrations/0010-0011).
@@ -149,6 +148,48 @@ async def _fill(url: str, rows: int, days: int) -> None:
         await conn.close()
 
 
+async def _pool(url: str) -> asyncpg.Pool:
+    # No statement timeout: the services' pools stop a statement after 30 s, and a VACUUM of
+    # ten million rows on a busy machine takes longer.
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=2, command_timeout=None)
+    assert pool is not None
+    return pool
+
+
+async def _fill_partitioned(url: str, rows: int, days: int) -> None:
+    """The same rows written straight into the partitioned layout (no migration to wait for)."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(
+            """SELECT optimizer_ensure_partition(t, m)
+               FROM unnest(ARRAY['routing_requests', 'production_feedback']) AS t,
+                    generate_series(now() - $1 * interval '1 day', now(), interval '1 month') AS m""",
+            days + 31,
+        )
+        providers = [p for p, _ in MODELS]
+        models = [m for _, m in MODELS]
+        chunk = 1_000_000
+        for start in range(0, rows, chunk):
+            await conn.execute(
+                _FILL_REQUESTS, start, rows, days, PATTERNS, providers, models,
+                min(chunk, rows - start), timeout=None,
+            )  # fmt: skip
+            print(f"  {min(start + chunk, rows):>11,} requests", flush=True)
+        await conn.execute(
+            "INSERT INTO request_ids SELECT request_id, created_at FROM routing_requests",
+            timeout=None,
+        )
+        await conn.execute(
+            _FILL_FEEDBACK.replace("updated_at)", "updated_at, request_created_at)").replace(
+                "created_at + (tokens_in % 48) * interval '1 hour'\nFROM",
+                "created_at + (tokens_in % 48) * interval '1 hour', created_at\nFROM",
+            ),
+            timeout=None,
+        )
+    finally:
+        await conn.close()
+
+
 async def _median_ms(action: Callable[[], Awaitable[Any]], runs: int) -> float:
     await action()  # warm the cache: every figure is a warm one
     times = []
@@ -214,12 +255,30 @@ def _show(when: str, times: dict[str, float], plans: dict[str, str]) -> None:
         print(f"\n--- {query}, {when} ---\n{plan}\n", flush=True)
 
 
+async def _time_after(url: str, runs: int) -> dict[str, float]:
+    pool = await _pool(url)
+    try:
+        # What autovacuum does soon after a bulk load.
+        await pool.execute("VACUUM ANALYZE")
+        print("after:", await _sizes(pool), flush=True)
+        times = await _measure(pool, AGGREGATE_FEEDBACK, DAILY, runs)
+        _show("after", times, await _plans(pool, AGGREGATE_FEEDBACK, DAILY))
+    finally:
+        await pool.close()
+    return times
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--days", type=int, default=365, help="the requests span this many days")
     parser.add_argument("--runs", type=int, default=5, help="timed runs per query (median)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--after-only",
+        action="store_true",
+        help="fill the partitioned layout directly and time it alone (no migration)",
+    )
     args = parser.parse_args()
 
     base = urlsplit(os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/x"))
@@ -237,30 +296,28 @@ async def main() -> None:
     }
     print("PostgreSQL", settings, f"database {name}", flush=True)
     try:
+        if args.after_only:
+            await migrate(url, up_to=11, out=[])
+            started = time.perf_counter()
+            await _fill_partitioned(url, args.rows, args.days)
+            print(f"filled in {time.perf_counter() - started:.0f} s", flush=True)
+            await _time_after(url, args.runs)
+            return
         await migrate(url, up_to=9, out=[])
         started = time.perf_counter()
         await _fill(url, args.rows, args.days)
         print(f"filled in {time.perf_counter() - started:.0f} s", flush=True)
         results: dict[str, dict[str, float]] = {}
-        plans: dict[str, dict[str, str]] = {}
-        pool = await create_pool(url, max_size=2)
+        pool = await _pool(url)
         print("before:", await _sizes(pool), flush=True)
         results["before"] = await _measure(pool, AGGREGATE_BEFORE, DAILY_BEFORE, args.runs)
-        plans["before"] = await _plans(pool, AGGREGATE_BEFORE, DAILY_BEFORE)
-        _show("before", results["before"], plans["before"])
+        _show("before", results["before"], await _plans(pool, AGGREGATE_BEFORE, DAILY_BEFORE))
         await pool.close()
 
         started = time.perf_counter()
         await migrate(url, up_to=11, out=[])
         print(f"migrations 0010-0011 took {time.perf_counter() - started:.0f} s", flush=True)
-        pool = await create_pool(url, max_size=2)
-        # What autovacuum does soon after a bulk load.
-        await pool.execute("VACUUM ANALYZE", timeout=None)
-        print("after:", await _sizes(pool), flush=True)
-        results["after"] = await _measure(pool, AGGREGATE_FEEDBACK, DAILY, args.runs)
-        plans["after"] = await _plans(pool, AGGREGATE_FEEDBACK, DAILY)
-        _show("after", results["after"], plans["after"])
-        await pool.close()
+        results["after"] = await _time_after(url, args.runs)
 
         print(
             f"\n{'query (median of ' + str(args.runs) + ', warm)':<34} {'before':>10} {'after':>10}"
