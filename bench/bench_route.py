@@ -59,9 +59,23 @@ async def _httpx_load(url: str, concurrency: int, duration: float) -> dict[str, 
 
 def _wrk_load(url: str, concurrency: int, duration: float) -> dict[str, float]:
     out = subprocess.run(
-        [sys.executable, str(HARNESS), "--url", url, "--body", json.dumps(BODY),
-         "-c", str(concurrency), "-d", str(int(duration)), "--jsonl", "/dev/stdout"],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            str(HARNESS),
+            "--url",
+            url,
+            "--body",
+            json.dumps(BODY),
+            "-c",
+            str(concurrency),
+            "-d",
+            str(int(duration)),
+            "--jsonl",
+            "/dev/stdout",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     record = json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
     return {
@@ -85,8 +99,11 @@ def _start_system(port: int) -> subprocess.Popen[bytes]:
         "LOG_LEVEL": "WARNING",
     }
     process = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "optimizer"), "up"], env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [str(ROOT / ".venv" / "bin" / "optimizer"), "up"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     for _ in range(300):
         try:
@@ -118,8 +135,11 @@ def main() -> int:
                 result = _wrk_load(url, concurrency, args.duration)
             else:
                 result = asyncio.run(_httpx_load(url, concurrency, args.duration))
-            print(f"{concurrency:>5} {result['rps']:>9.1f} {result['p50']:>8.2f} "
-                  f"{result['p99']:>8.2f} {int(result['errors']):>7}", flush=True)
+            print(
+                f"{concurrency:>5} {result['rps']:>9.1f} {result['p50']:>8.2f} "
+                f"{result['p99']:>8.2f} {int(result['errors']):>7}",
+                flush=True,
+            )
     finally:
         if process is not None:
             os.killpg(process.pid, signal.SIGTERM)

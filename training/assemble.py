@@ -19,7 +19,8 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from training.sources import SOURCES, Row, read_source
+from training.readers import Row
+from training.sources import SOURCES, read_source
 
 DATA = Path(__file__).parent / "data"
 _MAX_CHARS = 6000  # longer rows are trimmed: the features read the head and tail anyway
@@ -61,21 +62,66 @@ def _dedupe(rows: Iterable[Row], seen: set[str]) -> list[dict[str, object]]:
     return out
 
 
+_ROUTERBENCH_MODELS = (
+    "WizardLM/WizardLM-13B-V1.2",
+    "claude-instant-v1",
+    "claude-v1",
+    "claude-v2",
+    "gpt-3.5-turbo-1106",
+    "gpt-4-1106-preview",
+    "meta/code-llama-instruct-34b-chat",
+    "meta/llama-2-70b-chat",
+    "mistralai/mistral-7b-chat",
+    "mistralai/mixtral-8x7b-chat",
+    "zero-one-ai/Yi-34B-Chat",
+)
+_ROUTELLM_MODELS = ("mistralai/Mixtral-8x7B-Instruct-v0.1", "gpt-4-1106-preview")
+CHECK_SHARE = 5  # one RouteLLM prompt in CHECK_SHARE is kept out of the fit, by its hash
+
+
+def _routerbench_prompt(prompt: str) -> str:
+    # A python list literal of one string; the brackets are RouterBench's wrapping.
+    text = prompt[2:-2] if prompt.startswith(("['", '["')) else prompt
+    return text.replace("\\n", "\n")
+
+
 def difficulty_rows(evaldata: Path) -> list[dict[str, object]]:
-    """Per prompt, the share of RouteLLM's two models (GPT-4-1106, Mixtral) that got it wrong."""
+    """Per prompt, the share of models that got it wrong, and whether the fit may see it.
+
+    RouterBench (11 models; ARC-Challenge, Winogrande, MBPP): its train files are fitted, its
+    test files checked. RouteLLM (GPT-4-1106 and Mixtral; MMLU, GSM8K): one prompt in
+    CHECK_SHARE, chosen by a hash of its text, is checked, the rest fitted.
+    """
+    rows: list[dict[str, object]] = []
+    for path in sorted((evaldata / "routerbench_subset").glob("*.csv")):
+        split = "fit" if path.stem.endswith("_train") else "check"
+        with path.open(encoding="utf-8", newline="") as handle:
+            for item in csv.DictReader(handle):
+                scores = [float(item[m]) for m in _ROUTERBENCH_MODELS if item.get(m, "") != ""]
+                if not scores:
+                    continue
+                rows.append(
+                    {
+                        "text": _routerbench_prompt(item["prompt"])[:_MAX_CHARS],
+                        "failure_share": round(1.0 - sum(scores) / len(scores), 4),
+                        "source": f"routerbench-{item['eval_name']}",
+                        "split": split,
+                    }
+                )
     files = sorted((evaldata / "routellm" / "mmlu" / "responses").glob("*.csv"))
     files.append(evaldata / "routellm" / "gsm8k" / "gsm8k_responses.csv")
-    models = ("mistralai/Mixtral-8x7B-Instruct-v0.1", "gpt-4-1106-preview")
-    rows: list[dict[str, object]] = []
     for path in files:
         with path.open(encoding="utf-8", newline="") as handle:
             for item in csv.DictReader(handle):
-                wrong = sum(item[m].strip().lower() != "true" for m in models)
+                wrong = sum(item[m].strip().lower() != "true" for m in _ROUTELLM_MODELS)
+                text = item["prompt"][:_MAX_CHARS]
+                check = int(_key(text)[:8], 16) % CHECK_SHARE == 0
                 rows.append(
                     {
-                        "text": item["prompt"][:_MAX_CHARS],
-                        "failure_share": wrong / len(models),
-                        "source": f"routellm-{path.stem.removeprefix('mmlu_')}",
+                        "text": text,
+                        "failure_share": wrong / len(_ROUTELLM_MODELS),
+                        "source": "routellm-gsm8k" if "gsm8k" in path.stem else "routellm-mmlu",
+                        "split": "check" if check else "fit",
                     }
                 )
     return rows
@@ -107,13 +153,25 @@ def main(argv: list[str] | None = None) -> None:
 
 _SOURCES_HEAD = """# Where the prompt-model data comes from
 
-Written by `python -m training.assemble` (do not edit by hand). `train.jsonl.gz` fits the pattern
-model; `heldout.jsonl.gz` comes only from sources never trained on and only measures accuracy
-(`python -m training.evaluate`); `difficulty.jsonl.gz` is RouteLLM's per-prompt outcomes
-(lm-sys/RouteLLM, commit 0b64fdafe049e596a3f5657c219329f24af24198, routellm/evals/mmlu and
-gsm8k, Apache-2.0; MMLU and GSM8K MIT) from ../shared/evaldata/routellm, the target of the
-complexity model. Rows are deduplicated across all files (held-out rows win), trimmed to 6,000
-characters. Arena-Hard and AlpacaEval data are not used anywhere.
+Written by `python -m training.assemble` (do not edit by hand).
+
+- `train.jsonl.gz` fits the pattern model.
+- `heldout.jsonl.gz` only measures accuracy (`python -m training.evaluate`): code, math and
+  creative-writing prompts from sources that share no origin with any training source. MGSM is
+  GSM8K's test split translated, so GSM8K is not trained on; the MT-Bench translations are not
+  trained on either, and English MT-Bench is only a dev report.
+- `difficulty.jsonl.gz` holds per-prompt outcomes, the target of the complexity model: the
+  share of RouterBench's 11 models failing a prompt (ARC-Challenge, Winogrande, MBPP;
+  ../shared/evaldata/routerbench_subset, from shuhao02/RouterDC commit
+  0e63989c5bf4363330b8a4616386e3f7f116d9f8; RouterBench code MIT, benchmarks CC BY(-SA)) and
+  the share of RouteLLM's two models failing (lm-sys/RouteLLM, commit
+  0b64fdafe049e596a3f5657c219329f24af24198, routellm/evals/mmlu and gsm8k, Apache-2.0; MMLU and
+  GSM8K MIT). Its `split` column says which rows the fit may see (`fit`) and which only check
+  that the predicted level separates failure rates (`check`: RouterBench's test files, one
+  RouteLLM prompt in five by hash).
+
+Rows are deduplicated across all files (held-out rows win) and trimmed to 6,000 characters.
+Arena-Hard and AlpacaEval data are not used anywhere.
 
 | source | role | repository | commit | path | licence | rows |
 |---|---|---|---|---|---|---|

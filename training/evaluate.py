@@ -1,9 +1,13 @@
-"""Accuracy of the shipped prompt model on held-out labelled prompts and on the MT-Bench dev set.
+"""How good the shipped prompt model is, on data it was not fitted on.
 
     python -m training.evaluate [--evaldata ../shared/evaldata] [--model PATH] [--errors N]
 
-Held-out rows (training/data/heldout.jsonl.gz) come from sources never trained on. MT-Bench and
-Vicuna-Bench first turns are a dev set: reported, never fitted.
+- Pattern accuracy on the held-out set (training/data/heldout.jsonl.gz: code, math and creative
+  writing from sources that share no origin with any training source), overall, in English and
+  not, per source and language, with the confusion matrix.
+- Complexity: on the outcome rows kept out of the fit (`split` = check), the share of models
+  that failed, per predicted level: a useful level separates them.
+- MT-Bench and Vicuna-Bench first turns: a dev set, reported, never fitted.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.routing.catalog import PATTERNS
+from shared.routing.catalog import COMPLEXITIES, PATTERNS
 from shared.routing.embedder import get_embedder
 from shared.routing.features import prompt_features
 from shared.routing.prompt_model import PromptModel, load_model
@@ -47,6 +51,26 @@ def predict(model: PromptModel, texts: Sequence[str]) -> list[str]:
         p = model.predict(prompt_features(embedder, text)).probabilities
         out.append(model.patterns[int(np.argmax(p))])
     return out
+
+
+def complexity_table(model: PromptModel, rows: Sequence[dict[str, object]]) -> None:
+    """Observed failure share per predicted level, overall and per source (check rows only)."""
+    embedder = get_embedder()
+    levels = [model.predict(prompt_features(embedder, str(r["text"]))).complexity for r in rows]
+    print(f"\n== complexity on {len(rows)} outcome rows not fitted on (split=check)")
+    print("   mean share of models failing, per predicted level (n in brackets)")
+    print(f"   {'source':<24}" + "".join(f"{level:>16}" for level in COMPLEXITIES))
+    sources = sorted({str(r["source"]) for r in rows})
+    for source in (*sources, "all"):
+        cells = []
+        for level in COMPLEXITIES:
+            shares = [
+                float(str(r["failure_share"]))
+                for r, got in zip(rows, levels, strict=True)
+                if got == level and source in ("all", r["source"])
+            ]
+            cells.append(f"{np.mean(shares):.3f} ({len(shares)})" if shares else "-")
+        print(f"   {source:<24}" + "".join(f"{c:>16}" for c in cells))
 
 
 def report(name: str, expected: Sequence[str], got: Sequence[str], langs: Sequence[str]) -> None:
@@ -90,7 +114,10 @@ def main(argv: list[str] | None = None) -> None:
     texts = [str(r["text"]) for r in rows]
     expected = [str(r["pattern"]) for r in rows]
     got = predict(model, texts)
-    report("held-out", expected, got, [str(r["lang"]) for r in rows])
+    langs = [str(r["lang"]) for r in rows]
+    report("held-out", expected, got, langs)
+    english = [e == g for e, g, lang in zip(expected, got, langs, strict=True) if lang == "en"]
+    print(f"   English: {sum(english)}/{len(english)} = {np.mean(english):.3f}")
     by_source: dict[str, list[bool]] = {}
     for r, e, g in zip(rows, expected, got, strict=True):
         by_source.setdefault(str(r["source"]), []).append(e == g)
@@ -100,6 +127,8 @@ def main(argv: list[str] | None = None) -> None:
         if e != g and shown < args.errors:
             shown += 1
             print(f"   miss {e}->{g}: {text[:100]!r}")
+    outcomes = read_jsonl_gz(args.data / "difficulty.jsonl.gz")
+    complexity_table(model, [r for r in outcomes if r["split"] == "check"])
     mt_texts, mt_labels = mt_bench(args.evaldata)
     mt_got = predict(model, mt_texts)
     report("MT-Bench + Vicuna (dev, report only)", mt_labels, mt_got, ["en"] * len(mt_texts))

@@ -1,31 +1,19 @@
-"""Where the labelled prompts come from: one entry per public source, with origin and licence.
+"""Where the labelled prompts come from: one entry per public file, with origin and licence.
 
-Each source reads a file of a public repository snapshot (a bare git mirror: `git show
-COMMIT:PATH`) or of the shared evaluation data, and yields `Row`s. `role` says what the rows are
-for: `train` rows fit the models; `heldout` rows come from sources never trained on and only
-measure accuracy. training/data/SOURCES.md lists the same facts for people.
+Each source reads one file of a public repository snapshot (a bare git mirror: `git show
+COMMIT:PATH`) or of the shared evaluation data, through a reader of `training.readers`. `role`
+says what the rows are for: `train` rows fit the models; `heldout` rows come from sources never
+trained on (no shared origin with any training source) and only measure accuracy.
+training/data/SOURCES.md lists the same facts for people.
 """
 
 from __future__ import annotations
 
-import csv
-import gzip
-import io
-import json
-import subprocess
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-csv.field_size_limit(1 << 24)
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    text: str
-    pattern: str
-    lang: str
-    source: str
+from training import readers
+from training.readers import Reader, Row, git_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,98 +24,21 @@ class Source:
     path: str
     licence: str
     role: str  # "train" or "heldout"
-    read: Callable[[bytes, str], Iterator[Row]]
-
-
-def git_file(mirrors: Path, repo: str, commit: str, path: str) -> bytes:
-    git_dir = mirrors / repo.replace("/", "+") / "repo"
-    return subprocess.run(  # noqa: S603 - fixed arguments, no shell
-        ["git", "-C", str(git_dir), "show", f"{commit}:{path}"],  # noqa: S607
-        check=True,
-        capture_output=True,
-    ).stdout
-
-
-def _jsonl(raw: bytes) -> Iterator[dict[str, object]]:
-    for line in raw.decode("utf-8").splitlines():
-        if line.strip():
-            yield json.loads(line)
-
-
-def _gsm8k(raw: bytes, name: str) -> Iterator[Row]:
-    for item in _jsonl(raw):
-        yield Row(str(item["question"]), "math", "en", name)
-
-
-def _humaneval(raw: bytes, name: str) -> Iterator[Row]:
-    for item in _jsonl(gzip.decompress(raw)):
-        yield Row(str(item["prompt"]), "code", "en", name)
-
-
-def _mgsm(lang: str) -> Callable[[bytes, str], Iterator[Row]]:
-    def read(raw: bytes, name: str) -> Iterator[Row]:
-        for line in raw.decode("utf-8").splitlines():
-            question = line.split("\t", 1)[0].strip()
-            if question:
-                yield Row(question, "math", lang, name)
-
-    return read
-
-
-_BELLE = {
-    "open qa": "factual",
-    "brainstorming": "general",
-    "rewrite": "creative",
-    "generation": "creative",
-    "math": "math",
-    "classification": "extraction",
-    "closed qa": "extraction",
-    "summarization": "summarization",
-    "code": "code",
-    "extract": "extraction",
-}
-
-
-def _belle(raw: bytes, name: str) -> Iterator[Row]:
-    for item in _jsonl(raw):
-        label = str(item["class"]).replace("\xa0", " ")
-        yield Row(str(item["question"]), _BELLE[label], "zh", name)
-
-
-_MT_BENCH = {"writing": "creative", "roleplay": "creative", "math": "math", "coding": "code"}
-
-
-def _mt_bench(lang: str) -> Callable[[bytes, str], Iterator[Row]]:
-    """Only the categories with one clear pattern (the held-out test is code/math/creative)."""
-
-    def read(raw: bytes, name: str) -> Iterator[Row]:
-        for item in _jsonl(raw):
-            pattern = _MT_BENCH.get(str(item["category"]))
-            turns = item["turns"]
-            if pattern and isinstance(turns, list):
-                yield Row(str(turns[0]), pattern, lang, name)
-
-    return read
-
-
-def _t0(pattern: str) -> Callable[[bytes, str], Iterator[Row]]:
-    def read(raw: bytes, name: str) -> Iterator[Row]:
-        for index, item in enumerate(_jsonl(raw)):
-            if index < 150:  # a template's rows repeat its wording: a few teach it
-                yield Row(str(item["prompt"]).strip(), pattern, "en", name)
-
-    return read
-
-
-def _routerbench_mbpp(raw: bytes, name: str) -> Iterator[Row]:
-    for item in csv.DictReader(io.StringIO(raw.decode("utf-8"))):
-        prompt = item["prompt"]
-        # A python list literal of one string; the list brackets are RouterBench's wrapping.
-        text = prompt[2:-2] if prompt.startswith(("['", '["')) else prompt
-        yield Row(text.replace("\\n", "\n"), "code", "en", name)
+    read: Reader
 
 
 SELF_INSTRUCT = ("yizhongw/self-instruct", "0b26ccaa415992100fa32df62d41b994cf928e23")
+HUMANEVAL_XL = ("FloatAI/humaneval-xl", "ad93b7c7a399eb9f01885b5cfa23a317115e10fa")
+MATH_OCTOPUS = ("microsoft/MathOctopus", "4d385db696c420b212ccf861fcfab13c1499a576")
+URL_NLP = ("google-research/url-nlp", "452a21ad3dae5668c06ceeac21ff073e1e40f9be")
+MT_BENCH_ML = ("ServiceNow/FastChat", "57659b0588c8077b855f48ba9421bf31fbcd9f72")
+WRITINGBENCH = ("X-PLUG/WritingBench", "ae2d5176449b7b769815482641d35926f26793eb")
+CONALA = ("zorazrw/multilingual-conala", "b48112fe492432507d72004aafb6f0c399308333")
+AQUA = ("deepmind/AQuA", "26b64ed1f22208c6742f47df547dfd65088ec30d")
+XQUAD = ("deepmind/xquad", "60cac411649156efb6aab9dd4c9cde787a2c0345")
+M_IFEVAL = ("lightblue-tech/M-IFEval", "0bc3143a919eef2f9ec64aa26da8a546086653de")
+ROUTERDC = ("evaldata", "RouterDC 0e63989c5bf4363330b8a4616386e3f7f116d9f8")
+
 _T0_DIR = "data/finetuning/t0_train_50k/data_per_template/"
 _T0_TEMPLATES = {
     "summarization": (
@@ -145,6 +56,17 @@ _T0_TEMPLATES = {
         "quoref_Read_And_Extract_",
         "quoref_Answer_Question_Given_Context",
     ),
+    "factual": (
+        "kilt_tasks_hotpotqa_straighforward_qa",
+        "kilt_tasks_hotpotqa_combining_facts",
+        "sciq_Direct_Question_Closed_Book_",
+    ),
+    "analysis": (
+        "wiqa_effect_with_string_answer",
+        "ropes_prompt_bottom_no_hint",
+        "quartz_answer_question_below",
+        "social_i_qa_I_was_wondering",
+    ),
     "creative": (
         "samsum_Write_a_dialogue_that_match_this_summary",
         "gigaword_write_an_article",
@@ -152,105 +74,26 @@ _T0_TEMPLATES = {
         "common_gen_Given_concepts_type_1",
     ),
 }
-
-# self-instruct's 175 human-written seed tasks, labelled by us by their instruction (seed number
-# -> pattern); seeds that fit no pattern clearly are left out.
-_SEED_PATTERNS = {
-    "creative": (
-        2,
-        4,
-        8,
-        18,
-        20,
-        29,
-        46,
-        47,
-        49,
-        55,
-        56,
-        57,
-        59,
-        63,
-        74,
-        76,
-        79,
-        84,
-        86,
-        87,
-        89,
-        93,
-        96,
-        97,
-        98,
-        100,
-        112,
-        119,
-        123,
-        124,
-        129,
-    ),
-    "code": (28, 31, 37, 41, 50, 61, 69, 72, 138, 139, 140, 141, 158),
-    "math": (21, 22, 25, 35, 45, 83, 109, 110, 136, 144, 164),
-    "general": (
-        0,
-        6,
-        9,
-        10,
-        11,
-        17,
-        23,
-        24,
-        30,
-        33,
-        34,
-        40,
-        52,
-        70,
-        71,
-        80,
-        81,
-        91,
-        116,
-        121,
-        125,
-        127,
-        131,
-        145,
-    ),
-    "factual": (7, 48, 60, 88, 92, 95, 103, 107, 111, 128, 143, 147, 160, 161),
-    "analysis": (3, 12, 19, 27, 54, 73, 82, 94, 102, 104, 118, 122, 130, 133, 142, 153, 155),
-    "extraction": (13, 26, 39, 53, 78, 85, 135, 148, 151, 154, 156, 157, 159, 165, 166, 169, 172),
-    "summarization": (62, 64, 137),
-    "translation": (101, 117),
-}
-_SEED_BY_NUMBER = {n: p for p, numbers in _SEED_PATTERNS.items() for n in numbers}
-
-
-def _self_instruct_seeds(raw: bytes, name: str) -> Iterator[Row]:
-    for item in _jsonl(raw):
-        pattern = _SEED_BY_NUMBER.get(int(str(item["id"]).rsplit("_", 1)[1]))
-        if pattern is None:
-            continue
-        instances = item["instances"]
-        first = instances[0] if isinstance(instances, list) and instances else {}
-        text = str(item["instruction"])
-        if isinstance(first, dict) and first.get("input"):
-            text = f"{text}\n{first['input']}"
-        yield Row(text, pattern, "en", name)
-
-
+_HUMANEVAL_XL_LANGS = {
+    "Afrikaans": "af", "Arabic": "ar", "Bulgarian": "bg", "Chinese": "zh", "Dutch": "nl",
+    "English": "en", "Estonian": "et", "Finnish": "fi", "French": "fr", "German": "de",
+    "Greek": "el", "Hebrew": "he", "Hungarian": "hu", "Indonesian": "id", "Italian": "it",
+    "Malay": "ms", "Persian": "fa", "Portuguese": "pt", "Russian": "ru", "Spanish": "es",
+    "Tagalog": "tl", "Turkish": "tr", "Vietnamese": "vi",
+}  # fmt: skip
+# Python in full; other programming languages sampled (every 5th problem) for their syntax.
+_HUMANEVAL_XL_CODE = {"python": 1, "javascript": 5, "java": 5, "go": 5, "csharp": 5, "ruby": 5}
+_MSVAMP_LANGS = {
+    "Bengali": "bn", "Chinese": "zh", "English": "en", "French": "fr", "German": "de",
+    "Japanese": "ja", "Russian": "ru", "Spanish": "es", "Swahili": "sw", "Thai": "th",
+}  # fmt: skip
 _MGSM_LANGS = ("bn", "de", "en", "es", "fr", "ja", "ru", "sw", "te", "th", "zh")
+_MT_BENCH_LANGS = {
+    "bengali": "bn", "de": "de", "es": "es", "fr": "fr", "gujarati": "gu", "hindi": "hi",
+    "it": "it", "jp": "ja", "nl": "nl", "pt": "pt", "tamil": "ta", "thai": "th", "urdu": "ur",
+}  # fmt: skip
 
-SOURCES: tuple[Source, ...] = (
-    Source(
-        "gsm8k-train",
-        "openai/grade-school-math",
-        "3101c7d5072418e28b9008a6636bde82a006892c",
-        "grade_school_math/data/train.jsonl",
-        "MIT",
-        "train",
-        _gsm8k,
-    ),
+TRAIN: tuple[Source, ...] = (
     Source(
         "humaneval",
         "openai/human-eval",
@@ -258,7 +101,97 @@ SOURCES: tuple[Source, ...] = (
         "data/HumanEval.jsonl.gz",
         "MIT",
         "train",
-        _humaneval,
+        readers.humaneval,
+    ),
+    *(
+        Source(
+            f"humaneval-xl-{code}-{lang}",
+            *HUMANEVAL_XL,
+            f"data/{code}/{language}.jsonl",
+            "MIT",
+            "train",
+            readers.every(step, readers.humaneval_xl(lang)),
+        )
+        for code, step in _HUMANEVAL_XL_CODE.items()
+        for language, lang in _HUMANEVAL_XL_LANGS.items()
+    ),
+    *(
+        Source(
+            f"humaneval-xl-description-{lang}",
+            *HUMANEVAL_XL,
+            f"data/python/{language}.jsonl",
+            "MIT",
+            "train",
+            readers.every(2, readers.humaneval_xl_description(lang)),
+        )
+        for language, lang in _HUMANEVAL_XL_LANGS.items()
+    ),
+    Source(
+        "conala-en",
+        *CONALA,
+        "dataset/train/train.json",
+        "CC BY-SA 4.0",
+        "train",
+        readers.conala("en"),
+    ),
+    *(
+        Source(
+            f"mconala-{lang}",
+            *CONALA,
+            f"dataset/test/{lang}_test.json",
+            "CC BY-SA 4.0",
+            "train",
+            readers.conala(lang),
+        )
+        for lang in ("es", "ja", "ru")
+    ),
+    *(
+        Source(f"aqua-{split}", *AQUA, f"{split}.json", "Apache-2.0", "train", readers.aqua)
+        for split in ("dev", "test")
+    ),
+    *(
+        Source(
+            f"msvamp-{lang}",
+            *MATH_OCTOPUS,
+            f"step1_supervised_finetuning/data/msvamp/test_{language}.json",
+            "MIT (MathOctopus; SVAMP MIT)",
+            "train",
+            readers.every(2, readers.msvamp(lang)),
+        )
+        for language, lang in _MSVAMP_LANGS.items()
+    ),
+    *(
+        Source(
+            f"xquad-{lang}",
+            *XQUAD,
+            f"xquad.{lang}.json",
+            "CC BY-SA 4.0",
+            "train",
+            readers.every(8, readers.xquad(lang)),
+        )
+        for lang in ("ar", "de", "el", "en", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh")
+    ),
+    *(
+        Source(
+            f"xquad-translation-{lang}",
+            *XQUAD,
+            f"xquad.{lang}.json",
+            "CC BY-SA 4.0 (phrasing ours)",
+            "train",
+            readers.translation_requests(lang),
+        )
+        for lang in ("en", "es", "de", "ru", "zh", "tr", "vi")
+    ),
+    *(
+        Source(
+            f"ifeval-{lang}",
+            *M_IFEVAL,
+            f"data/{lang}_input_data.jsonl",
+            "Apache-2.0 (IFEval, M-IFEval)",
+            "train",
+            readers.ifeval(lang),
+        )
+        for lang in ("en", "es", "fr", "ja")
     ),
     Source(
         "belle-eval-zh",
@@ -267,7 +200,7 @@ SOURCES: tuple[Source, ...] = (
         "eval/eval_set.json",
         "ODC-By (DATA_LICENSE)",
         "train",
-        _belle,
+        readers.belle,
     ),
     *(
         Source(
@@ -276,7 +209,7 @@ SOURCES: tuple[Source, ...] = (
             f"{_T0_DIR}{template}.jsonl",
             "Apache-2.0 (self-instruct repo; P3 templates Apache-2.0)",
             "train",
-            _t0(pattern),
+            readers.t0(pattern),
         )
         for pattern, templates in _T0_TEMPLATES.items()
         for template in templates
@@ -287,49 +220,62 @@ SOURCES: tuple[Source, ...] = (
         "data/seed_tasks.jsonl",
         "Apache-2.0",
         "train",
-        _self_instruct_seeds,
+        readers.self_instruct_seeds,
     ),
-    # Held out: never trained on, only measured.
+)
+
+# Held out: code, math and creative writing (the probe set's patterns), from sources that share
+# no origin with any training source, in 25 languages. Never trained on; only measured.
+HELDOUT: tuple[Source, ...] = (
     *(
         Source(
             f"mgsm-{lang}",
-            "NJUNLP/SkipLayerCD",
-            "72df5e5d6e5095c6db6e0aaad25c1fead84e8995",
-            f"data/mgsm/mgsm_{lang}.tsv",
-            "CC BY-SA 4.0 (MGSM)",
+            *URL_NLP,
+            f"mgsm/mgsm_{lang}.tsv",
+            "CC BY 4.0",
             "heldout",
-            _mgsm(lang),
+            readers.every(5, readers.mgsm(lang)),
         )
         for lang in _MGSM_LANGS
     ),
+    *(
+        Source(
+            f"mt-bench-{lang}",
+            *MT_BENCH_ML,
+            f"fastchat/llm_judge/data/mt_bench_{folder}/question.jsonl",
+            "Apache-2.0",
+            "heldout",
+            readers.mt_bench(lang),
+        )
+        for folder, lang in _MT_BENCH_LANGS.items()
+    ),
     Source(
-        "japanese-mt-bench",
-        "Stability-AI/FastChat",
-        "e37eb28ee490480f6f4989274ed47c55f7dfce82",
-        "fastchat/llm_judge/data/japanese_mt_bench/question.jsonl",
+        "writingbench-literature",
+        *WRITINGBENCH,
+        "benchmark_query/requirement/length/length_subset.jsonl",
         "Apache-2.0",
         "heldout",
-        _mt_bench("ja"),
+        readers.writingbench,
     ),
     Source(
         "mbpp-routerbench-train",
-        "evaldata",
-        "RouterDC 0e63989c5bf4363330b8a4616386e3f7f116d9f8",
+        *ROUTERDC,
         "routerbench_subset/mbpp_train.csv",
         "CC BY 4.0 (MBPP)",
         "heldout",
-        _routerbench_mbpp,
+        readers.every(2, readers.routerbench_mbpp),
     ),
     Source(
         "mbpp-routerbench-test",
-        "evaldata",
-        "RouterDC 0e63989c5bf4363330b8a4616386e3f7f116d9f8",
+        *ROUTERDC,
         "routerbench_subset/mbpp_test.csv",
         "CC BY 4.0 (MBPP)",
         "heldout",
-        _routerbench_mbpp,
+        readers.every(2, readers.routerbench_mbpp),
     ),
 )
+
+SOURCES: tuple[Source, ...] = (*TRAIN, *HELDOUT)
 
 
 def read_source(source: Source, mirrors: Path, evaldata: Path) -> list[Row]:

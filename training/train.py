@@ -29,9 +29,9 @@ from shared.routing.embedder import WordLlamaEmbedder, get_embedder
 from shared.routing.features import (
     BUCKETS,
     DENSE_SIZE,
+    HASHING,
     STAT_NAMES,
     PromptFeatures,
-    bucket_weight,
     prompt_features,
 )
 from shared.routing.prompt_model import FORMAT, encode_array
@@ -42,12 +42,13 @@ ARTIFACT = Path(__file__).parents[1] / "shared" / "routing" / "models" / "prompt
 
 @dataclass(frozen=True)
 class Settings:
-    """Choices made on a dev split of the training data (see docs/classifier.md)."""
+    """Choices made on a dev split of the training data (`python -m training.dev`)."""
 
     c: float = 4.0  # inverse regularisation of the pattern model
-    per_class_cap: int = 1500  # rows per pattern at most: no pattern drowns the others
+    per_class_cap: int = 2000  # rows per pattern at most: no pattern drowns the others
+    min_rows: int = 1  # a pattern with fewer labelled rows is left out of the model
     ridge_alpha: float = 3.0
-    difficulty_cap: int = 8000
+    difficulty_cap: int = 8000  # outcome rows fitted at most (a seeded sample)
     seed: int = 14
 
 
@@ -56,20 +57,22 @@ def featurize(embedder: WordLlamaEmbedder, texts: Sequence[str]) -> list[PromptF
 
 
 def design(features: Sequence[PromptFeatures]) -> sparse.csr_matrix:
-    """Rows of [dense | weighted hashed buckets], as the models score them."""
+    """Rows of [dense | weighted hashed indices], as the models score them."""
     dense = np.vstack([f.dense for f in features])
     indptr = [0]
     indices: list[npt.NDArray[np.int64]] = []
     values: list[npt.NDArray[np.float32]] = []
     for f in features:
-        indices.append(f.buckets)
-        values.append(np.full(f.buckets.size, bucket_weight(f.buckets.size), dtype=np.float32))
-        indptr.append(indptr[-1] + f.buckets.size)
-    buckets = sparse.csr_matrix(
+        indices.extend((f.tokens, f.grams))
+        values.append(np.full(f.tokens.size, f.token_weight, dtype=np.float32))
+        values.append(np.full(f.grams.size, f.gram_weight, dtype=np.float32))
+        indptr.append(indptr[-1] + f.tokens.size + f.grams.size)
+    hashed = sparse.csr_matrix(
         (np.concatenate(values), np.concatenate(indices), np.asarray(indptr)),
         shape=(len(features), BUCKETS),
     )
-    return sparse.hstack([sparse.csr_matrix(dense), buckets], format="csr")
+    hashed.sum_duplicates()
+    return sparse.hstack([sparse.csr_matrix(dense), hashed], format="csr")
 
 
 def balanced(rows: list[dict[str, Any]], cap: int, seed: int) -> list[dict[str, Any]]:
@@ -85,13 +88,20 @@ def balanced(rows: list[dict[str, Any]], cap: int, seed: int) -> list[dict[str, 
     return [rows[i] for i in sorted(keep)]
 
 
+def pattern_rows(rows: list[dict[str, Any]], settings: Settings) -> list[dict[str, Any]]:
+    """The rows the pattern model is fitted on: capped per pattern, rare patterns left out."""
+    counts = Counter(str(r["pattern"]) for r in rows)
+    known = [r for r in rows if counts[str(r["pattern"])] >= settings.min_rows]
+    return balanced(known, settings.per_class_cap, settings.seed)
+
+
 def fit_patterns(
     x: sparse.csr_matrix, labels: Sequence[str], settings: Settings
 ) -> tuple[list[str], LogisticRegression]:
     patterns = [p for p in PATTERNS if p in set(labels)]
     y = np.asarray([patterns.index(label) for label in labels])
     model = LogisticRegression(
-        C=settings.c, max_iter=3000, class_weight="balanced", solver="lbfgs", tol=1e-6
+        C=settings.c, max_iter=1000, class_weight="balanced", solver="lbfgs", tol=1e-4
     )
     model.fit(x, y)
     return patterns, model
@@ -100,7 +110,8 @@ def fit_patterns(
 def fit_difficulty(
     x: sparse.csr_matrix, shares: npt.NDArray[np.float64], settings: Settings
 ) -> tuple[Ridge, float, float]:
-    model = Ridge(alpha=settings.ridge_alpha, solver="sparse_cg", tol=1e-8, max_iter=5000)
+    """Ridge regression of the failure share; levels cut at its terciles on the fitted rows."""
+    model = Ridge(alpha=settings.ridge_alpha, solver="sparse_cg", tol=1e-6, max_iter=2000)
     model.fit(x, shares)
     predicted = np.clip(model.predict(x), 0.0, 1.0)
     low_below, high_from = np.quantile(predicted, [1 / 3, 2 / 3])
@@ -113,25 +124,21 @@ def artifact(
     difficulty: tuple[Ridge, float, float],
     meta: dict[str, Any],
 ) -> bytes:
-    dense_size = DENSE_SIZE
-    coef = classifier.coef_.astype(np.float32)
     ridge, low_below, high_from = difficulty
-    ridge_coef = ridge.coef_.astype(np.float32)
+    coef = np.vstack((classifier.coef_, ridge.coef_[None, :]))
+    bias = np.concatenate((classifier.intercept_, [ridge.intercept_]))
     document = {
         "format": FORMAT,
         "embedder": get_embedder().name,
-        "features": {"buckets": BUCKETS, "stats": list(STAT_NAMES)},
+        "features": {"hashing": HASHING, "stats": list(STAT_NAMES)},
         "patterns": patterns,
-        "pattern_model": {
-            "dense": encode_array(coef[:, :dense_size]),
-            "sparse": encode_array(coef[:, dense_size:].T),
-            "bias": encode_array(classifier.intercept_),
+        "weights": {
+            "dense": encode_array(coef[:, :DENSE_SIZE]),
+            "sparse": encode_array(coef[:, DENSE_SIZE:].T, "<f2"),
+            "bias": encode_array(bias),
         },
-        "complexity_model": {
-            "target": "share of RouteLLM's two models (GPT-4-1106, Mixtral-8x7B) failing",
-            "dense": encode_array(ridge_coef[:dense_size]),
-            "sparse": encode_array(ridge_coef[dense_size:]),
-            "bias": round(float(ridge.intercept_), 6),
+        "complexity": {
+            "target": "share of models failing the prompt (RouterBench 11, RouteLLM 2)",
             "low_below": round(low_below, 6),
             "high_from": round(high_from, 6),
         },
@@ -141,16 +148,20 @@ def artifact(
     return gzip.compress(text, compresslevel=9, mtime=0)
 
 
+def difficulty_fit_rows(data: Path) -> list[dict[str, Any]]:
+    return [r for r in read_jsonl_gz(data / "difficulty.jsonl.gz") if r["split"] == "fit"]
+
+
 def build(data: Path, settings: Settings) -> bytes:
     embedder = get_embedder()
-    rows = balanced(read_jsonl_gz(data / "train.jsonl.gz"), settings.per_class_cap, settings.seed)
+    rows = pattern_rows(read_jsonl_gz(data / "train.jsonl.gz"), settings)
     x = design(featurize(embedder, [str(r["text"]) for r in rows]))
     patterns, classifier = fit_patterns(x, [str(r["pattern"]) for r in rows], settings)
-    hard_rows = read_jsonl_gz(data / "difficulty.jsonl.gz")
+    hard_rows = difficulty_fit_rows(data)
     random.Random(settings.seed).shuffle(hard_rows)
     hard_rows = hard_rows[: settings.difficulty_cap]
     hard_x = design(featurize(embedder, [str(r["text"]) for r in hard_rows]))
-    shares = np.asarray([float(r["failure_share"]) for r in hard_rows])  # type: ignore[arg-type]
+    shares = np.asarray([float(r["failure_share"]) for r in hard_rows])
     difficulty = fit_difficulty(hard_x, shares, settings)
     digest = hashlib.sha256()
     for name in ("train.jsonl.gz", "difficulty.jsonl.gz"):
@@ -168,8 +179,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--out", type=Path, default=ARTIFACT)
+    parser.add_argument(
+        "--min-rows", type=int, default=Settings.min_rows, help="for small fixtures"
+    )
     args = parser.parse_args(argv)
-    raw = build(args.data, Settings())
+    raw = build(args.data, Settings(min_rows=args.min_rows))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(raw)
     print(f"wrote {args.out} ({len(raw)} bytes, sha256 {hashlib.sha256(raw).hexdigest()[:16]})")

@@ -81,11 +81,13 @@ def classify(messages: Sequence[ChatMessage] | str) -> Classification:
         earlier = analyse(context, model).prediction.probabilities
         probabilities = probabilities + _CONTEXT_WEIGHT * earlier
         probabilities = probabilities / probabilities.sum()
-    order = np.argsort(-probabilities, kind="stable")
-    pattern = model.patterns[int(order[0])]
-    by_pattern = {p: round(float(v), 4) for p, v in zip(model.patterns, probabilities, strict=True)}
+    # Eight numbers: plain Python is cheaper than numpy calls here.
+    values = probabilities.tolist()
+    order = sorted(range(len(values)), key=lambda i: -values[i])
+    pattern = model.patterns[order[0]]
+    by_pattern = {p: round(v, 4) for p, v in zip(model.patterns, values, strict=True)}
     signals = (
-        *(f"p:{model.patterns[int(i)]}={probabilities[int(i)]:.2f}" for i in order[:3]),
+        *(f"p:{model.patterns[i]}={values[i]:.2f}" for i in order[:3]),
         *found.evidence,
         f"failure_share:{found.prediction.failure_share:.2f}",
     )

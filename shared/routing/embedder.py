@@ -96,8 +96,11 @@ class WordLlamaEmbedder:
 
     def token_ids(self, text: str) -> IntVector:
         """Token ids of the read part of `text`, word by word (memoised per word)."""
+        return self.word_ids(words(text))
+
+    def word_ids(self, found: list[str]) -> IntVector:
+        """Token ids of a list of words (see `words`), in order."""
         memo = self._memo
-        found = words(text)
         missing = [w for w in set(found) if w not in memo]
         if missing:
             self._learn(missing)
@@ -127,7 +130,10 @@ class WordLlamaEmbedder:
         return vector / np.float32(norm) if norm > 0 else vector
 
     def encode(self, text: str) -> Embedded:
-        ids = self.token_ids(text)
+        return self.encode_words(words(text))
+
+    def encode_words(self, found: list[str]) -> Embedded:
+        ids = self.word_ids(found)
         return Embedded(ids, self.embed_ids(ids))
 
     def embed(self, text: str) -> FloatVector:

@@ -1,11 +1,15 @@
-"""What the trained prompt models see: the embedding, hashed tokens, and a few character shares.
+"""What the trained prompt models see: the embedding, hashed tokens and character n-grams, shares.
 
-Three groups, all cheap and none tied to English:
+Three groups, all cheap:
 - the prompt embedding (`shared.routing.embedder`, 256 numbers);
-- hashed token unigrams and bigrams (`BUCKETS` sparse indicators): a learned word list that also
-  covers the scripts and phrasings the embedding knows little about ("写", "poema", "def");
+- hashed sparse indicators (`BUCKETS` of them) of the embedder's token unigrams and bigrams and
+  of the character 2-, 3- and 4-grams of each word (lower-cased, with a space either side).
+  Character n-grams need no vocabulary, so they carry any language and script ("poema" shares
+  " poe" with "poem", "Gedicht" shares "dicht" with "Dichter"); a word's n-grams are computed
+  once and remembered, so a prompt costs a look-up per word;
 - shares of character classes (digits, operators, code symbols, line structure, non-Latin
   scripts) and the length: code and math look different from prose in any language.
+Each hashed group is weighted 1/sqrt(its count), so that long prompts do not shout.
 The training script (`training/train.py`) and the router compute features with this one module,
 so a model never sees features made another way than those it was trained on.
 """
@@ -16,12 +20,28 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
-from shared.routing.embedder import DIM, FloatVector, IntVector, WordLlamaEmbedder, clip
+from shared.routing.embedder import (
+    DIM,
+    FloatVector,
+    IntVector,
+    WordLlamaEmbedder,
+    clip,
+    words,
+)
 
-BUCKETS = 1 << 14
-_MIX = 0x9E3779B1  # Knuth's multiplicative hash: token ids are dense, buckets must not be
-_BIGRAM = 1_000_003
+BUCKET_BITS = 16
+BUCKETS = 1 << BUCKET_BITS
+CHAR_NGRAMS = (2, 3, 4)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits are well mixed
+_SHIFT = np.uint64(64 - BUCKET_BITS)
+_SALT = {  # each kind of gram lands on its own hash sequence
+    "token": np.uint64(0x1),
+    "bigram": np.uint64(0x2),
+    **{f"char{n}": np.uint64(0x10 + n) for n in CHAR_NGRAMS},
+}
+_BASE = np.uint64(0x100007)  # radix of the polynomial over code points / token ids
 
 # Character classes of ASCII code points; everything else is counted as non-ASCII (and CJK).
 _CLASSES = ("digit", "operator", "code_symbol", "newline", "indent", "letter", "space", "other")
@@ -48,42 +68,80 @@ STAT_NAMES = (
     "log_length",
 )
 DENSE_SIZE = DIM + len(STAT_NAMES)
+HASHING = {  # recorded in the artifact: a model trained on other hashing is refused
+    "buckets": BUCKETS,
+    "char_ngrams": list(CHAR_NGRAMS),
+    "salts": {k: int(v) for k, v in _SALT.items()},
+    "base": int(_BASE),
+}
 
 
 @dataclass(frozen=True, slots=True)
 class PromptFeatures:
-    """`dense` (embedding then stats), `buckets` (sorted distinct hashed token indices), `ids`."""
+    """`dense` (embedding then stats); hashed `tokens` (unigrams, same order as `ids`) and
+    `grams` (token bigrams and character n-grams) with their weights; the token `ids`."""
 
     dense: FloatVector
-    buckets: IntVector
+    tokens: IntVector
+    token_weight: float
+    grams: IntVector
+    gram_weight: float
     ids: IntVector
 
     @property
     def embedding(self) -> FloatVector:
         return self.dense[:DIM]
 
-    @property
-    def bucket_weight(self) -> float:
-        return bucket_weight(self.buckets.size)
 
-
-def bucket_weight(count: int) -> float:
-    """The value of each present bucket: 1/sqrt(count), so long prompts do not shout."""
+def group_weight(count: int) -> float:
+    """The value of each present hashed index of a group: 1/sqrt(count)."""
     return 1.0 / math.sqrt(count) if count else 0.0
 
 
-def unigram_buckets(ids: IntVector) -> IntVector:
+def _bucket(values: npt.NDArray[np.uint64], salt: np.uint64) -> IntVector:
+    with np.errstate(over="ignore"):
+        mixed = (values + salt) * _GOLDEN
+    return (mixed >> _SHIFT).astype(np.int64)
+
+
+def token_buckets(ids: IntVector) -> IntVector:
     """The bucket of each token id (same order)."""
-    return (ids * _MIX) % BUCKETS
+    return _bucket(ids.astype(np.uint64), _SALT["token"])
 
 
-def hashed_buckets(ids: IntVector) -> IntVector:
-    """Distinct buckets of the token unigrams and adjacent bigrams."""
-    if ids.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    unigrams = unigram_buckets(ids)
-    bigrams = ((ids[:-1] * _BIGRAM + ids[1:] + 1) * _MIX) % BUCKETS
-    return np.unique(np.concatenate((unigrams, bigrams)))
+_GRAM_MEMO: dict[str, IntVector] = {}
+_GRAM_MEMO_LIMIT = 100_000  # distinct words remembered; cleared past this (bounded memory)
+
+
+def word_grams(word: str) -> IntVector:
+    """Buckets of the character n-grams of " word " (lower-cased); remembered per word."""
+    found = _GRAM_MEMO.get(word)
+    if found is not None:
+        return found
+    codes = np.frombuffer(f" {word.lower()} ".encode("utf-32-le"), np.uint32)
+    gram = codes.astype(np.uint64)
+    parts = []
+    with np.errstate(over="ignore"):
+        for n in range(2, max(CHAR_NGRAMS) + 1):
+            if gram.size < 2:
+                break
+            gram = gram[:-1] * _BASE + codes[n - 1 :].astype(np.uint64)
+            if n in CHAR_NGRAMS:
+                parts.append(_bucket(gram, _SALT[f"char{n}"]))
+    found = np.concatenate(parts)
+    if len(_GRAM_MEMO) >= _GRAM_MEMO_LIMIT:
+        _GRAM_MEMO.clear()
+    _GRAM_MEMO[word] = found
+    return found
+
+
+def gram_buckets(ids: IntVector, found: list[str]) -> IntVector:
+    """Buckets of adjacent token pairs and of the character n-grams of each word."""
+    parts = [word_grams(word) for word in found]
+    if ids.size > 1:
+        pairs = ids[:-1].astype(np.uint64) * _BASE + ids[1:].astype(np.uint64)
+        parts.append(_bucket(pairs, _SALT["bigram"]))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
 def text_stats(text: str) -> FloatVector:
@@ -109,6 +167,16 @@ def text_stats(text: str) -> FloatVector:
 
 
 def prompt_features(embedder: WordLlamaEmbedder, text: str) -> PromptFeatures:
-    encoded = embedder.encode(text)
+    found = words(text)
+    encoded = embedder.encode_words(found)
     dense = np.concatenate((encoded.vector, text_stats(text))).astype(np.float32, copy=False)
-    return PromptFeatures(dense, hashed_buckets(encoded.ids), encoded.ids)
+    tokens = token_buckets(encoded.ids)
+    grams = gram_buckets(encoded.ids, found)
+    return PromptFeatures(
+        dense,
+        tokens,
+        group_weight(tokens.size),
+        grams,
+        group_weight(grams.size),
+        encoded.ids,
+    )

@@ -3,10 +3,11 @@
 The artifact (`shared/routing/models/prompt_model.json.gz`) is written by `python -m
 training.train` and holds two linear models over `shared.routing.features`:
 - a multinomial logistic regression over the patterns (softmax of a dense part over the
-  embedding and character shares, plus a sparse part over hashed tokens);
-- a ridge regression of the share of models that fail a prompt (RouteLLM's per-prompt outcomes),
-  cut into low / medium / high at thresholds stored with it.
-Arrays are stored as base64 little-endian float32 so that a rebuild is byte-identical.
+  embedding and character shares, plus a sparse part over hashed tokens and n-grams);
+- a ridge regression of the share of models that fail a prompt (per-prompt outcomes of
+  RouterBench and RouteLLM), cut into low / medium / high at thresholds stored with it.
+Both are stored as one matrix (one gather per prompt). Arrays are base64 little-endian (hashed
+weights as float16, the rest float32), so that a rebuild is byte-identical and the file small.
 """
 
 from __future__ import annotations
@@ -23,15 +24,9 @@ import numpy as np
 import numpy.typing as npt
 
 from shared.routing.catalog import COMPLEXITIES
-from shared.routing.features import (
-    BUCKETS,
-    DENSE_SIZE,
-    STAT_NAMES,
-    PromptFeatures,
-    unigram_buckets,
-)
+from shared.routing.features import DENSE_SIZE, HASHING, STAT_NAMES, PromptFeatures
 
-FORMAT = 1
+FORMAT = 2
 ARTIFACT = "prompt_model.json.gz"
 Matrix = npt.NDArray[np.float32]
 
@@ -40,14 +35,18 @@ class ArtifactError(ValueError):
     """The model artifact does not match the features this code computes."""
 
 
-def encode_array(array: npt.NDArray[Any]) -> dict[str, Any]:
-    data = np.ascontiguousarray(array, dtype="<f4")
-    return {"shape": list(data.shape), "f32": base64.b64encode(data.tobytes()).decode("ascii")}
+def encode_array(array: npt.NDArray[Any], dtype: str = "<f4") -> dict[str, Any]:
+    data = np.ascontiguousarray(array, dtype=dtype)
+    return {
+        "shape": list(data.shape),
+        "dtype": dtype,
+        "data": base64.b64encode(data.tobytes()).decode("ascii"),
+    }
 
 
 def decode_array(blob: dict[str, Any]) -> Matrix:
-    raw = base64.b64decode(blob["f32"])
-    return np.frombuffer(raw, dtype="<f4").reshape(blob["shape"]).astype(np.float32)
+    raw = base64.b64decode(blob["data"])
+    return np.frombuffer(raw, dtype=blob["dtype"]).reshape(blob["shape"]).astype(np.float32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,56 +59,54 @@ class Prediction:
 
 
 class PromptModel:
-    """Both linear models, ready to score `PromptFeatures`."""
+    """Both linear models as one: column i < len(patterns) is pattern i's logit, the last column
+    the predicted failure share."""
 
     def __init__(self, document: dict[str, Any]) -> None:
         if document.get("format") != FORMAT:
             raise ArtifactError("unknown artifact format")
         spec = document["features"]
-        if spec["buckets"] != BUCKETS or tuple(spec["stats"]) != STAT_NAMES:
+        if spec["hashing"] != HASHING or tuple(spec["stats"]) != STAT_NAMES:
             raise ArtifactError("the artifact was trained on other features; rebuild it")
         self.document = document
         self.patterns: tuple[str, ...] = tuple(document["patterns"])
-        pattern = document["pattern_model"]
-        self.dense = decode_array(pattern["dense"])  # (patterns, DENSE_SIZE)
-        self.sparse = decode_array(pattern["sparse"])  # (BUCKETS, patterns)
-        self.bias = decode_array(pattern["bias"])
-        hard = document["complexity_model"]
-        self.hard_dense = decode_array(hard["dense"])  # (DENSE_SIZE,)
-        self.hard_sparse = decode_array(hard["sparse"])  # (BUCKETS,)
-        self.hard_bias = float(hard["bias"])
+        weights = document["weights"]
+        self.dense = decode_array(weights["dense"])  # (patterns + 1, DENSE_SIZE)
+        self.sparse = decode_array(weights["sparse"])  # (BUCKETS, patterns + 1)
+        self.bias = decode_array(weights["bias"])  # (patterns + 1,)
+        hard = document["complexity"]
         self.low_below = float(hard["low_below"])
         self.high_from = float(hard["high_from"])
-        if self.dense.shape != (len(self.patterns), DENSE_SIZE):
-            raise ArtifactError("pattern weights do not match the feature size")
+        if self.dense.shape != (len(self.patterns) + 1, DENSE_SIZE):
+            raise ArtifactError("the weights do not match the feature size")
+        if self.sparse.shape != (HASHING["buckets"], len(self.patterns) + 1):
+            raise ArtifactError("the hashed weights do not match the bucket count")
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> PromptModel:
         return cls(json.loads(gzip.decompress(raw)))
 
-    def logits(self, features: PromptFeatures) -> Matrix:
-        sparse = self.sparse[features.buckets].sum(axis=0) * features.bucket_weight
-        logits: Matrix = self.dense @ features.dense + sparse + self.bias
-        return logits
+    def scores(self, features: PromptFeatures) -> Matrix:
+        """Pattern logits, then the unclipped failure share."""
+        scores: Matrix = self.dense @ features.dense + self.bias
+        if features.tokens.size:
+            scores += self.sparse[features.tokens].sum(axis=0) * features.token_weight
+        if features.grams.size:
+            scores += self.sparse[features.grams].sum(axis=0) * features.gram_weight
+        return scores
 
     def predict(self, features: PromptFeatures) -> Prediction:
-        logits = self.logits(features)
+        scores = self.scores(features)
+        logits = scores[:-1]
         exp = np.exp(logits - logits.max())
         probabilities = exp / exp.sum()
-        share = float(
-            self.hard_dense @ features.dense
-            + self.hard_sparse[features.buckets].sum() * features.bucket_weight
-            + self.hard_bias
-        )
-        share = min(max(share, 0.0), 1.0)
-        level = (
-            COMPLEXITIES[0]
-            if share < self.low_below
-            else COMPLEXITIES[2]
-            if share >= self.high_from
-            else COMPLEXITIES[1]
-        )
-        return Prediction(probabilities.astype(np.float32), share, level)
+        share = min(max(float(scores[-1]), 0.0), 1.0)
+        return Prediction(probabilities.astype(np.float32), share, self.level(share))
+
+    def level(self, share: float) -> str:
+        if share < self.low_below:
+            return COMPLEXITIES[0]
+        return COMPLEXITIES[2] if share >= self.high_from else COMPLEXITIES[1]
 
     def token_evidence(
         self, features: PromptFeatures, pattern_index: int
@@ -117,11 +114,16 @@ class PromptModel:
         """Token ids whose hashed unigram pushes most toward `pattern_index`, strongest first."""
         if features.ids.size == 0:
             return []
-        ids = np.unique(features.ids)
-        rows = self.sparse[unigram_buckets(ids)]
+        rows = self.sparse[features.tokens, :-1]
         push = rows[:, pattern_index] - rows.mean(axis=1)
-        order = np.argsort(-push, kind="stable")[:3]
-        return [(int(ids[i]), float(push[i])) for i in order if push[i] > 0]
+        found: list[tuple[int, float]] = []
+        for i in np.argsort(-push, kind="stable"):
+            if push[i] <= 0 or len(found) == 3:
+                break
+            token = int(features.ids[i])
+            if all(token != t for t, _ in found):
+                found.append((token, float(push[i])))
+        return found
 
 
 @cache

@@ -42,7 +42,7 @@ def _write_fixture(folder: Path) -> None:
     ]
     write_jsonl_gz(folder / "train.jsonl.gz", rows)
     hard = [
-        {"text": r["text"], "failure_share": (i % 3) / 2, "source": "fixture"}
+        {"text": r["text"], "failure_share": (i % 3) / 2, "source": "fixture", "split": "fit"}
         for i, r in enumerate(rows)
     ]
     write_jsonl_gz(folder / "difficulty.jsonl.gz", hard)
@@ -50,7 +50,10 @@ def _write_fixture(folder: Path) -> None:
 
 def _rebuild(data: Path, out: Path) -> bytes:
     done = subprocess.run(
-        [sys.executable, "-m", "training.train", "--data", str(data), "--out", str(out)],
+        [
+            *(sys.executable, "-m", "training.train", "--min-rows", "1"),
+            *("--data", str(data), "--out", str(out)),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
