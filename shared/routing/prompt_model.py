@@ -36,17 +36,22 @@ class ArtifactError(ValueError):
 
 
 def encode_array(array: npt.NDArray[Any], dtype: str = "<f4") -> dict[str, Any]:
+    """An array as JSON: float32 as {"shape", "f32"} (the form other artifacts share, e.g. the
+    bandit's projection), any other dtype as {"shape", "dtype", "data"}."""
     data = np.ascontiguousarray(array, dtype=dtype)
-    return {
-        "shape": list(data.shape),
-        "dtype": dtype,
-        "data": base64.b64encode(data.tobytes()).decode("ascii"),
-    }
+    encoded = base64.b64encode(data.tobytes()).decode("ascii")
+    if dtype == "<f4":
+        return {"shape": list(data.shape), "f32": encoded}
+    return {"shape": list(data.shape), "dtype": dtype, "data": encoded}
 
 
 def decode_array(blob: dict[str, Any]) -> Matrix:
-    raw = base64.b64decode(blob["data"])
-    return np.frombuffer(raw, dtype=blob["dtype"]).reshape(blob["shape"]).astype(np.float32)
+    """Either form of `encode_array`, as float32."""
+    if "f32" in blob:
+        raw, dtype = base64.b64decode(blob["f32"]), "<f4"
+    else:
+        raw, dtype = base64.b64decode(blob["data"]), blob["dtype"]
+    return np.frombuffer(raw, dtype=dtype).reshape(blob["shape"]).astype(np.float32)
 
 
 @dataclass(frozen=True, slots=True)
