@@ -163,7 +163,8 @@ async def _fill_partitioned(url: str, rows: int, days: int) -> None:
         await conn.execute(
             """SELECT optimizer_ensure_partition(t, m)
                FROM unnest(ARRAY['routing_requests', 'production_feedback']) AS t,
-                    generate_series(now() - $1 * interval '1 day', now(), interval '1 month') AS m""",
+                    generate_series(now() - $1 * interval '1 day', now(), interval '1 month')
+                    AS m""",
             days + 31,
         )
         providers = [p for p, _ in MODELS]
