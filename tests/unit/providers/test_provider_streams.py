@@ -7,41 +7,12 @@ import logging
 import pytest
 
 from schemas.messages import ChatMessage
-from shared.providers.anthropic import AnthropicProvider
 from shared.providers.base import Completion, ProviderError, RetryableProviderError
-from shared.providers.google import GeminiProvider
-from shared.providers.openrouter import OpenRouterProvider
-from shared.providers.registry import close_providers
-from tests.fakes.vendor_server import TOKENS_IN, TOKENS_OUT, Reply, running_vendor_server
+from tests.fakes.vendor_server import TOKENS_IN, TOKENS_OUT, Reply
+from tests.unit.providers.conftest import VENDOR_MODEL, VENDORS
 
 MESSAGES = [ChatMessage(role="user", content="Tell me about the sea.")]
-VENDOR_MODEL = {"anthropic": "claude-x", "google": "gemini-x", "openrouter": "vendor/model-x"}
-VENDORS = ["anthropic", "google", "openrouter"]
 PIECES = ["The sea", " is", " wide", " and", " deep."]
-
-
-@pytest.fixture(scope="module")
-def fake():
-    with running_vendor_server() as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def _clean(fake):
-    fake.reset()
-    yield
-    fake.reset()
-
-
-@pytest.fixture(scope="module")
-async def provider_for(fake):
-    made = {
-        "anthropic": AnthropicProvider("key-a", fake.url, 2.0),
-        "google": GeminiProvider("key-g", fake.url, 2.0),
-        "openrouter": OpenRouterProvider("key-o", f"{fake.url}/api/v1", 2.0),
-    }
-    yield made.__getitem__
-    await close_providers(made)
 
 
 async def collect(provider) -> tuple[list[str], Completion]:

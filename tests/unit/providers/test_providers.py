@@ -21,13 +21,8 @@ from shared.providers.openrouter import OpenRouterProvider
 from shared.providers.registry import build_providers, close_providers
 from shared.routing.catalog import ModelSpec, load_catalog
 from shared.settings import Settings
-from tests.fakes.vendor_server import (
-    TOKENS_IN,
-    TOKENS_OUT,
-    Reply,
-    running_vendor_server,
-    settings_for,
-)
+from tests.fakes.vendor_server import TOKENS_IN, TOKENS_OUT, Reply, settings_for
+from tests.unit.providers.conftest import KEY, VENDOR_MODEL, VENDORS
 
 SECRET_PROMPT = "my-private-diagnosis-1234"
 MESSAGES = [
@@ -36,44 +31,6 @@ MESSAGES = [
     ChatMessage(role="assistant", content="earlier answer"),
     ChatMessage(role="user", content="and now?"),
 ]
-VENDOR_MODEL = {"anthropic": "claude-x", "google": "gemini-x", "openrouter": "vendor/model-x"}
-KEY = {"anthropic": "key-a", "google": "key-g", "openrouter": "key-o"}
-
-
-@pytest.fixture(scope="module")
-def fake():
-    with running_vendor_server() as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def _clean(fake):
-    fake.reset()
-    yield
-    fake.reset()
-
-
-@pytest.fixture(scope="module")
-async def provider_for(fake):
-    # One client per vendor for the module, as in production (building a google-genai client
-    # loads TLS contexts and takes ~0.1 s).
-    made = {}
-
-    def make(vendor):
-        if vendor not in made:
-            if vendor == "anthropic":
-                made[vendor] = AnthropicProvider(KEY[vendor], fake.url, 2.0)
-            elif vendor == "google":
-                made[vendor] = GeminiProvider(KEY[vendor], fake.url, 2.0)
-            else:
-                made[vendor] = OpenRouterProvider(KEY[vendor], f"{fake.url}/api/v1", 2.0)
-        return made[vendor]
-
-    yield make
-    await close_providers(made)
-
-
-VENDORS = ["anthropic", "google", "openrouter"]
 
 
 async def call(provider, timeout_s=2.0, messages=MESSAGES):
