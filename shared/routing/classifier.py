@@ -3,7 +3,8 @@
 A trained model, not word lists (`shared.routing.prompt_model`, trained by `python -m
 training.train` on public labelled prompts; data and sources in training/data/SOURCES.md):
 - the pattern is the most probable one of a logistic regression over the prompt's embedding,
-  hashed tokens and character shares (`shared.routing.features`);
+  hashed tokens and character shares (`shared.routing.features`; computed on the hot path
+  from sums remembered per chunk of text, `shared.routing.chunk_scores`);
 - the complexity level cuts a predicted share of models that fail the prompt, fitted to
   per-prompt outcomes of public benchmarks, into low / medium / high.
 
@@ -25,8 +26,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from schemas.messages import ChatMessage
+from shared.routing.chunk_scores import chunk_scorer
 from shared.routing.embedder import FloatVector, get_embedder
-from shared.routing.features import prompt_features
 from shared.routing.prompt_model import Prediction, PromptModel, load_model
 
 _CONTEXT_WEIGHT = 0.5  # earlier turns and the system prompt
@@ -62,13 +63,13 @@ def analyse(text: str, model: PromptModel | None = None) -> Analysis:
     """Embed and score one text (no turn handling)."""
     model = model or load_model()
     embedder = get_embedder()
-    features = prompt_features(embedder, text)
-    prediction = model.predict(features)
+    scored = chunk_scorer(model).score(text)  # = model.scores(prompt_features(embedder, text))
+    prediction = model.prediction(scored.scores)
     top = int(np.argmax(prediction.probabilities))
-    tokens = (embedder.token_text(t).strip() for t, _ in model.token_evidence(features, top))
+    tokens = (embedder.token_text(t).strip() for t, _ in model.token_evidence(scored.ids, top))
     # Byte pieces ("<0xE8>") and bare spaces explain nothing to a reader.
     evidence = tuple(f"token:{t}" for t in tokens if t and not t.startswith("<0x"))
-    return Analysis(features.embedding, prediction, evidence)
+    return Analysis(scored.embedding, prediction, evidence)
 
 
 def classify(messages: Sequence[ChatMessage] | str) -> Classification:

@@ -15,6 +15,7 @@ Choice and measurements: docs/classifier.md.
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import re
 import threading
 from dataclasses import dataclass
@@ -55,6 +56,12 @@ def clip(text: str) -> str:
 def words(text: str) -> list[str]:
     """The words of the read part of `text`, in order (see `_PIECES`)."""
     return _PIECES.findall(clip(text))
+
+
+def words_of(chunk: str) -> list[str]:
+    """The words of a piece of text as it is (no clipping). No word contains whitespace, so the
+    words of a text are those of its whitespace-separated chunks, in order."""
+    return _PIECES.findall(chunk)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,14 +107,16 @@ class WordLlamaEmbedder:
 
     def word_ids(self, found: list[str]) -> IntVector:
         """Token ids of a list of words (see `words`), in order."""
+        ids = itertools.chain.from_iterable(self.word_tokens(found))
+        return np.fromiter(ids, dtype=np.int64)
+
+    def word_tokens(self, found: list[str]) -> list[tuple[int, ...]]:
+        """Each word's token ids, in order (memoised per word)."""
         memo = self._memo
         missing = [w for w in set(found) if w not in memo]
         if missing:
             self._learn(missing)
-        ids: list[int] = []
-        for word in found:
-            ids.extend(memo.get(word, ()))
-        return np.asarray(ids, dtype=np.int64)
+        return [memo.get(word, ()) for word in found]
 
     def _learn(self, missing: list[str]) -> None:
         encoded = self._tokenizer.encode_batch(missing, add_special_tokens=False)  # type: ignore[attr-defined]

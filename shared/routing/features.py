@@ -135,12 +135,17 @@ def word_grams(word: str) -> IntVector:
     return found
 
 
+def bigram_buckets(ids: IntVector) -> IntVector:
+    """The bucket of each pair of adjacent token ids."""
+    pairs = ids[:-1].astype(np.uint64) * _BASE + ids[1:].astype(np.uint64)
+    return _bucket(pairs, _SALT["bigram"])
+
+
 def gram_buckets(ids: IntVector, found: list[str]) -> IntVector:
     """Buckets of adjacent token pairs and of the character n-grams of each word."""
     parts = [word_grams(word) for word in found]
     if ids.size > 1:
-        pairs = ids[:-1].astype(np.uint64) * _BASE + ids[1:].astype(np.uint64)
-        parts.append(_bucket(pairs, _SALT["bigram"]))
+        parts.append(bigram_buckets(ids))
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 

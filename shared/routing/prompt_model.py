@@ -24,7 +24,14 @@ import numpy as np
 import numpy.typing as npt
 
 from shared.routing.catalog import COMPLEXITIES
-from shared.routing.features import DENSE_SIZE, HASHING, STAT_NAMES, PromptFeatures
+from shared.routing.embedder import IntVector
+from shared.routing.features import (
+    DENSE_SIZE,
+    HASHING,
+    STAT_NAMES,
+    PromptFeatures,
+    token_buckets,
+)
 
 FORMAT = 2
 ARTIFACT = "prompt_model.json.gz"
@@ -101,7 +108,10 @@ class PromptModel:
         return scores
 
     def predict(self, features: PromptFeatures) -> Prediction:
-        scores = self.scores(features)
+        return self.prediction(self.scores(features))
+
+    def prediction(self, scores: Matrix) -> Prediction:
+        """The prediction from `scores` (pattern logits, then the unclipped failure share)."""
         logits = scores[:-1]
         exp = np.exp(logits - logits.max())
         probabilities = exp / exp.sum()
@@ -113,22 +123,16 @@ class PromptModel:
             return COMPLEXITIES[0]
         return COMPLEXITIES[2] if share >= self.high_from else COMPLEXITIES[1]
 
-    def token_evidence(
-        self, features: PromptFeatures, pattern_index: int
-    ) -> list[tuple[int, float]]:
-        """Token ids whose hashed unigram pushes most toward `pattern_index`, strongest first."""
-        if features.ids.size == 0:
+    def token_evidence(self, ids: IntVector, pattern_index: int) -> list[tuple[int, float]]:
+        """The (at most three) distinct token ids whose hashed unigram pushes most toward
+        `pattern_index`, strongest first (ties: the earlier in the prompt), with their push."""
+        if ids.size == 0:
             return []
-        rows = self.sparse[features.tokens, :-1]
+        distinct, first = np.unique(ids, return_index=True)
+        rows = self.sparse[token_buckets(distinct), :-1]
         push = rows[:, pattern_index] - rows.mean(axis=1)
-        found: list[tuple[int, float]] = []
-        for i in np.argsort(-push, kind="stable"):
-            if push[i] <= 0 or len(found) == 3:
-                break
-            token = int(features.ids[i])
-            if all(token != t for t, _ in found):
-                found.append((token, float(push[i])))
-        return found
+        strongest = np.lexsort((first, -push))[:3]
+        return [(int(distinct[i]), float(push[i])) for i in strongest if push[i] > 0]
 
 
 @cache
