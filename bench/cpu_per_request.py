@@ -66,16 +66,19 @@ def _ticks(pids: list[int]) -> int:
     return total
 
 
-def _rss_mb(pids: list[int]) -> float:
-    total = 0
+def _memory_mb(pids: list[int]) -> tuple[float, float]:
+    """Resident memory of the processes now and at its peak (VmHWM), in MB."""
+    now = peak = 0
     for pid in pids:
         try:
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
+                    now += int(line.split()[1])
+                elif line.startswith("VmHWM:"):
+                    peak += int(line.split()[1])
         except OSError:
             continue
-    return total / 1024
+    return now / 1024, peak / 1024
 
 
 def main() -> int:
@@ -121,7 +124,8 @@ def main() -> int:
     for name in sorted(groups):
         ms = (after[name] - before[name]) * 1000 / TICK / ok
         total += ms
-        print(f"  {name:<28} {ms:6.2f} ms CPU/request   RSS {_rss_mb(groups[name]):7.1f} MB")
+        rss, peak = _memory_mb(groups[name])
+        print(f"  {name:<28} {ms:6.2f} ms CPU/request   RSS {rss:7.1f} MB (peak {peak:.1f})")
     print(f"  {'all of the above':<28} {total:6.2f} ms CPU/request")
     return 0
 

@@ -80,7 +80,8 @@ class PromptModel:
         spec = document["features"]
         if spec["hashing"] != HASHING or tuple(spec["stats"]) != STAT_NAMES:
             raise ArtifactError("the artifact was trained on other features; rebuild it")
-        self.document = document
+        # What the artifact says about itself (the weights are decoded below, not kept twice).
+        self.document = {key: value for key, value in document.items() if key != "weights"}
         self.patterns: tuple[str, ...] = tuple(document["patterns"])
         weights = document["weights"]
         self.dense = decode_array(weights["dense"])  # (patterns + 1, DENSE_SIZE)
