@@ -4,7 +4,8 @@ Greedy rule (the knob): among the candidates, the cheapest whose predicted quali
 a bar x the best candidate's predicted quality; the bar is the quality target, widened by
 `target_slack` (`BanditParams.bar`: 1 - (1 - target) x slack).
 
-Exploration (Thompson sampling): each candidate's logit is drawn from its posterior and the same
+Exploration (Thompson sampling): each candidate's logit is drawn from its posterior (the shared
+block's part once for all of them; the distribution is in the `logits` module doc) and the same
 rule is applied to the drawn qualities. When the drawn choice is cheaper than the greedy one, it
 is tried instead and the choice is marked `explored`: models whose quality is still uncertain
 are drawn high now and then, and less so as evidence narrows them, so exploration fades by

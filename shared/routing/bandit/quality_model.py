@@ -37,6 +37,7 @@ from shared.routing.bandit.context import (
     LENGTH_INDEX,
     PATTERN_SLICE,
 )
+from shared.routing.bandit.logits import LogitPosterior
 from shared.routing.bandit.outcomes import Outcome
 from shared.routing.bandit.params import BanditParams
 from shared.routing.catalog import PATTERNS, Catalog, ModelSpec
@@ -84,15 +85,6 @@ def model_prior(spec: ModelSpec, params: BanditParams) -> tuple[Array, Array]:
     return mean, var
 
 
-def standard_normals(rng: random.Random, n: int) -> Array:
-    """n standard normal draws from `rng` in one call (Box-Muller over its random bits): a
-    Python-level draw per candidate costs more than the whole scoring."""
-    bits = np.frombuffer(rng.getrandbits(128 * n).to_bytes(16 * n, "little"), dtype="<u8")
-    uniform = ((bits >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
-    u, v = uniform[:n], uniform[n:]
-    return np.asarray(np.sqrt(-2.0 * np.log(u)) * np.cos(2.0 * math.pi * v), dtype=np.float64)
-
-
 def quality_moments(mu: Floats, sd: Floats) -> tuple[Array, Array]:
     """(sigmoid(mu), sigmoid'(mu) x sd): a logit's posterior as quality and its uncertainty."""
     quality = sigmoid(mu)
@@ -118,7 +110,7 @@ class QualityModel:
     version: int = 0
     context_version: str = CONTEXT_VERSION
     _index: dict[str, int] = field(init=False, repr=False)
-    _scoring: npt.NDArray[np.float32] = field(init=False, repr=False)
+    _logits: LogitPosterior = field(init=False, repr=False)
     _rows: dict[tuple[str, ...], npt.NDArray[np.intp]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -129,16 +121,7 @@ class QualityModel:
         # Candidate lists repeat (the same catalog, the same constraints): their row indices
         # are remembered (at most _ROW_CACHE lists).
         object.__setattr__(self, "_rows", {})
-        cov = np.linalg.inv(self.precision).reshape(m + 1, D, m + 1, D)
-        rows = np.arange(1, m + 1)
-        shared = cov[0, :, 0, :]
-        # Each model's marginal: Var((w_0 + w_i) . x) = x' (S_00 + S_0i + S_i0 + S_ii) x.
-        own = shared + cov[0, :, rows, :] + cov[rows, :, 0, :] + cov[rows, :, rows, :]
-        means = self.mean[:D] + self.mean[D:].reshape(m, D)
-        # Scoring is one product: means, then each model's covariance rows, then the shared
-        # block's (few numpy calls: each costs microseconds on the hot path).
-        stacked = np.concatenate((means, own.reshape(m * D, D), shared))
-        object.__setattr__(self, "_scoring", stacked.astype(np.float32))
+        object.__setattr__(self, "_logits", LogitPosterior.of(self.mean, self.precision, m, D))
 
     # ---- construction -------------------------------------------------------------------
     @classmethod
@@ -196,21 +179,18 @@ class QualityModel:
     def knows(self, model_id: str) -> bool:
         return model_id in self._index
 
-    def _moments(self, model_ids: Sequence[str], x: Floats) -> tuple[Floats, Floats, float]:
+    def _rows_of(self, model_ids: Sequence[str]) -> npt.NDArray[np.intp]:
         key = tuple(model_ids)
         rows = self._rows.get(key)
         if rows is None:
             if len(self._rows) >= _ROW_CACHE:
                 self._rows.clear()
             rows = self._rows[key] = np.array([self._index[m] for m in key], dtype=np.intp)
-        m = len(self.model_ids)
-        product = self._scoring @ np.asarray(x, dtype=np.float32)
-        var = np.maximum(product[m:].reshape(m + 1, D) @ x, 0.0)
-        return product[rows], var[rows], float(var[m])
+        return rows
 
     def logit_moments(self, model_ids: Sequence[str], x: Floats) -> tuple[Floats, Floats]:
         """Mean and standard deviation of each model's logit at x (KeyError: unknown model)."""
-        mu, var, _ = self._moments(model_ids, x)
+        mu, var = self._logits.moments(self._rows_of(model_ids), x)
         return mu, np.sqrt(var)
 
     def predict(self, model_ids: Sequence[str], x: Floats) -> tuple[Array, Array]:
@@ -227,14 +207,12 @@ class QualityModel:
     ) -> tuple[Floats, Floats, Floats]:
         """(mean logits, their sd, one posterior draw of the logits) for Thompson sampling.
 
-        The shared block's uncertainty moves every model together (one common draw), the
-        rest independently: drawing each model on its own would overstate how much they differ
-        while the shared part is uncertain, and explore too much.
+        Each logit's marginal is its posterior; the shared block's part is drawn once and moves
+        every model together (drawing each model on its own would overstate how much they differ
+        while the shared part is uncertain, and explore too much). The exact distribution is in
+        the `logits` module doc.
         """
-        mu, var, shared = self._moments(model_ids, x)
-        common = np.minimum(shared, var)
-        noise = standard_normals(rng, len(mu) + 1)
-        drawn = mu + np.sqrt(common) * noise[-1] + np.sqrt(var - common) * noise[:-1]
+        mu, var, drawn = self._logits.draw(self._rows_of(model_ids), x, rng)
         return mu, np.sqrt(var), drawn
 
     # ---- learning -----------------------------------------------------------------------
