@@ -39,7 +39,7 @@ from shared.metrics import CANCELS, IN_FLIGHT, STREAM_CHUNKS
 from shared.providers.registry import build_providers, close_providers
 from shared.routing.bandit.quality_model import ModelFormatError, QualityModel
 from shared.routing.catalog import Catalog
-from shared.routing.classifier import classify
+from shared.routing.classifier import classify, preload
 from shared.routing.policy import NoCandidateError
 from shared.routing.stored_features import CONTEXT_NUMBER
 from shared.settings import Settings
@@ -79,6 +79,7 @@ class RouterService(Worker):
 
     async def on_start(self) -> None:
         self.engine.use_providers(build_providers(self.settings))
+        await asyncio.to_thread(preload)  # the classifier's weights, before the first request
         await self.rpc.start()
 
     async def before_stop(self) -> None:

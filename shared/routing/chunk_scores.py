@@ -40,11 +40,13 @@ from shared.routing.features import (
     group_weight,
     text_stats,
     token_buckets,
-    word_grams,
+    words_grams,
 )
 from shared.routing.prompt_model import Matrix, PromptModel
 
-CHUNK_LIMIT = 50_000  # chunks remembered (about 12 MB); a fresh table past this
+# Chunks remembered (about 400 bytes each, row included); a fresh table past this, so memory
+# stays bounded whatever the traffic.
+CHUNK_LIMIT = 20_000
 
 Sums = npt.NDArray[np.float64]
 
@@ -136,26 +138,21 @@ class ChunkScorer:
         """Sum the hashed rows of each chunk's words into the table's next free rows."""
         per_chunk = [words_of(chunk) for chunk in chunks]
         found = list(itertools.chain.from_iterable(per_chunk))
-        word_counts = np.fromiter(map(len, per_chunk), dtype=np.int64, count=len(per_chunk))
-        word_ends = np.cumsum(word_counts)
-        tokens = self._embedder.word_tokens(found)
-        token_counts = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
-        grams = [word_grams(word) for word in found]
-        gram_counts = np.fromiter(map(len, grams), dtype=np.int64, count=len(grams))
-        ids = np.fromiter(itertools.chain.from_iterable(tokens), dtype=np.int64)
-        sparse = self._model.sparse
-        chunk_tokens = _per_chunk(token_counts, word_ends)
-        chunk_grams = _per_chunk(gram_counts, word_ends)
-        start = len(table.index)
+        word_ends = np.cumsum([len(words) for words in per_chunk], dtype=np.int64)
+        blobs = self._embedder.word_id_bytes(found)  # each word's token ids, int32 bytes
+        ids = np.frombuffer(b"".join(blobs), dtype=np.int32).astype(np.int64)
+        id_counts = np.fromiter(map(len, blobs), np.int64, len(blobs)) // 4
+        token_counts = _per_chunk(id_counts, word_ends)
+        grams, gram_counts = words_grams(found)
+        gram_counts = _per_chunk(gram_counts, word_ends)
+        sparse, outputs, start = self._model.sparse, self._outputs, len(table.index)
         block = table.rows[start : start + len(chunks)]
-        outputs = self._outputs
-        block[:, :outputs] = _segment_sums(sparse[np.concatenate(grams)], chunk_grams)
-        block[:, outputs:-1] = _segment_sums(sparse[token_buckets(ids)], chunk_tokens)
-        block[:, -1] = chunk_grams
-        blob = ids.astype(np.int32).tobytes()
-        offsets = np.concatenate(([0], np.cumsum(chunk_tokens) * 4)).tolist()
+        block[:, :outputs] = _segment_sums(sparse[grams], gram_counts)
+        block[:, outputs:-1] = _segment_sums(sparse[token_buckets(ids)], token_counts)
+        block[:, -1] = gram_counts
+        bounds = np.concatenate(([0], word_ends)).tolist()
         for i, chunk in enumerate(chunks):
-            table.index[chunk] = (start + i, blob[offsets[i] : offsets[i + 1]])
+            table.index[chunk] = (start + i, b"".join(blobs[bounds[i] : bounds[i + 1]]))
 
 
 def _per_chunk(per_word: IntVector, word_ends: IntVector) -> IntVector:

@@ -135,6 +135,30 @@ def word_grams(word: str) -> IntVector:
     return found
 
 
+def words_grams(found: list[str]) -> tuple[IntVector, IntVector]:
+    """`word_grams` of many words at once, unmemoised: their buckets concatenated in the same
+    order, and how many each word has. One pass over all the words' code points (an n-gram is
+    kept where it lies inside one padded word), for text no memo has seen."""
+    padded = [f" {word.lower()} " for word in found]
+    lengths = np.fromiter(map(len, padded), dtype=np.int64, count=len(padded))
+    codes = np.frombuffer("".join(padded).encode("utf-32-le"), np.uint32).astype(np.uint64)
+    word_of = np.repeat(np.arange(len(padded)), lengths)
+    room = np.repeat(np.cumsum(lengths), lengths) - np.arange(codes.size)  # to the word's end
+    gram, parts, owners = codes, [], []
+    with np.errstate(over="ignore"):
+        for n in range(2, max(CHAR_NGRAMS) + 1):
+            gram = gram[:-1] * _BASE + codes[n - 1 :]
+            if n in CHAR_NGRAMS:
+                inside = room[: gram.size] >= n
+                parts.append(_bucket(gram[inside], _SALT[f"char{n}"]))
+                owners.append(word_of[: gram.size][inside])
+    if not parts:
+        return np.zeros(0, dtype=np.int64), np.zeros(len(found), dtype=np.int64)
+    owner = np.concatenate(owners)
+    buckets: IntVector = np.concatenate(parts)[np.argsort(owner, kind="stable")]
+    return buckets, np.bincount(owner, minlength=len(found)).astype(np.int64)
+
+
 def bigram_buckets(ids: IntVector) -> IntVector:
     """The bucket of each pair of adjacent token ids."""
     pairs = ids[:-1].astype(np.uint64) * _BASE + ids[1:].astype(np.uint64)

@@ -8,8 +8,8 @@ import pytest
 
 from shared.routing.chunk_scores import ChunkScorer
 from shared.routing.classifier import analyse
-from shared.routing.embedder import get_embedder
-from shared.routing.features import PromptFeatures, prompt_features
+from shared.routing.embedder import get_embedder, words
+from shared.routing.features import PromptFeatures, prompt_features, word_grams, words_grams
 from shared.routing.prompt_model import PromptModel, load_model
 
 PROMPTS = (
@@ -20,6 +20,7 @@ PROMPTS = (
     "请把下面这段话翻译成英文：我今天很高兴。",
     "Напиши короткий рассказ о маяке и его смотрителе.",
     "ما هي عاصمة أستراليا؟ أجب بجملة واحدة.",
+    "ΓΡΆΨΕ ΈΝΑ ΠΟΊΗΜΑ ΓΙΑ ΤΟΝ ΚΌΣΜΟ ΚΑΙ ΤΟΥΣ ΑΝΘΡΏΠΟΥΣ: İstanbul, Straße, ǅemal.",
     "इस पाठ का सारांश तीन वाक्यों में लिखिए।",
     "def merge(a, b):\n\tif not a:\n\t\treturn b  # __dunder__ x_y ```code```\n",
     "Summarize: " + "The committee met on Tuesday, and (after long debate) voted 7-2. " * 150,
@@ -98,3 +99,12 @@ def test_analyse_uses_the_loaded_model() -> None:
     found = analyse(text, model).prediction
     np.testing.assert_allclose(found.probabilities, expected.probabilities, atol=1e-6)
     assert found.complexity == expected.complexity
+
+
+@pytest.mark.parametrize("text", PROMPTS)
+def test_n_grams_of_many_words_at_once_are_those_of_each_word(text: str) -> None:
+    found = words(text)
+    buckets, counts = words_grams(found)
+    each = [word_grams(word) for word in found]
+    assert buckets.tolist() == [int(b) for grams in each for b in grams]
+    assert counts.tolist() == [len(grams) for grams in each]
