@@ -5,7 +5,8 @@ median (p50) and p90 over all calls are printed, for:
 - real prompts: MT-Bench and Vicuna-Bench first turns (about 200 characters), RouterBench's
   ARC prompts (about 2,000) when the evaldata folder has them;
 - prompts cut to exactly 200 and 8,000 characters (the goals: <= 0.2 ms and <= 1 ms at p50);
-- and, apart, each prompt's first call (memos filling: tokenizer calls, per-chunk sums).
+- and, apart, each prompt's first call (memos filling: tokenizer calls, per-chunk sums), and
+  calls without the token evidence (`classify(..., evidence=False)`, the router's hot path).
 
     .venv/bin/python bench/bench_classifier.py [--evaldata DIR] [--repeat ROUNDS]
 """
@@ -50,13 +51,13 @@ def prompts(evaldata: Path) -> dict[str, list[str]]:
     }
 
 
-def measure(texts: list[str], rounds: int) -> list[float]:
+def measure(texts: list[str], rounds: int, *, evidence: bool = True) -> list[float]:
     """CPU microseconds of each call (every prompt, `rounds` times)."""
     timings = []
     for _ in range(rounds):
         for text in texts:
             started = time.process_time_ns()
-            classify(text)
+            classify(text, evidence=evidence)
             timings.append((time.process_time_ns() - started) / 1000)
     return timings
 
@@ -73,12 +74,14 @@ def main(argv: list[str] | None = None) -> int:
         # apart (the sets share words, so only the first set starts from nothing), then the rest.
         first = measure(texts, 1)
         timings = sorted(measure(texts, args.repeat))
+        hot = measure(texts, args.repeat, evidence=False)
         chars = statistics.mean(len(t) for t in texts)
         p90 = timings[int(len(timings) * 0.9)]
         print(
             f"{label}: {len(texts)} prompts, mean {chars:.0f} chars: CPU per prompt "
             f"p50 {statistics.median(timings):.0f} us, p90 {p90:.0f} us ({len(timings)} calls); "
-            f"first call p50 {statistics.median(first):.0f} us"
+            f"first call p50 {statistics.median(first):.0f} us; "
+            f"without token evidence (the router) p50 {statistics.median(hot):.0f} us"
         )
     return 0
 

@@ -5,17 +5,23 @@ ledger + learner), then, for each round and each variant, a fresh router, and me
 bench/cpu_per_request.py (wrk, `-c` connections, `-d` seconds per body):
 - `trained`: the router as shipped (embedder + trained classifier);
 - `lexicon`, `constant`: bench/router_baseline.py (the former rules; a fixed classification).
-Bodies: the short default prompt, and with `--long` one of 2,000 characters of prose.
+Bodies: the short default prompt, and with `--long` one of 2,000 characters of prose. Then,
+with `--distinct N`, N different prompts (the training set's texts, about 290 characters on
+average), each sent once by an in-process client: every one brings words and chunks the
+router has not seen, which is what fills its memos (RSS) and costs it first-sight work.
 Variants alternate within each round, so that a change in the machine's speed hits all of them.
 Prints each run's router line (CPU ms per request, RSS now and peak) and a summary per variant.
 Nothing asserts. Needs wrk and ../shared/bench/{load.py,fake_upstream.py}.
 
-    PYTHONPATH=. .venv/bin/python bench/classifier_in_router.py --rounds 3 -c 16 -d 10 --long
+    PYTHONPATH=. .venv/bin/python bench/classifier_in_router.py --rounds 3 -c 16 -d 10 --long \
+        --distinct 5000
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import gzip
 import json
 import os
 import re
@@ -26,10 +32,13 @@ import time
 import urllib.request
 from pathlib import Path
 
+import httpx
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_BENCH = ROOT.parent / "shared" / "bench"
 OPTIMIZER = [str(Path(sys.executable).parent / "optimizer")]  # the venv's entry point
 VARIANTS = ("trained", "lexicon", "constant")
+TICK = os.sysconf("SC_CLK_TCK")
 SHORT = "Say hello in one short sentence."
 LONG = (
     "Read the following notes from our planning meeting and tell me which decisions were "
@@ -90,6 +99,54 @@ def _measure(url: str, body: str, prefix: str, concurrency: int, duration: int) 
     ).stdout
 
 
+def _router_usage(pid: int) -> tuple[int, float, float]:
+    """CPU ticks so far, RSS now and at its peak (MB) of one process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    memory = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(("VmRSS:", "VmHWM:")):
+            memory[line[:5]] = int(line.split()[1]) / 1024
+    return int(fields[11]) + int(fields[12]), memory["VmRSS"], memory["VmHWM"]
+
+
+async def _send_each(url: str, prompts: list[str], concurrency: int) -> int:
+    """Send every prompt once over `concurrency` connections; how many were answered."""
+    queue = iter(prompts)
+    answered = 0
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal answered
+        for prompt in queue:
+            response = await client.post(url, content=_body(prompt))
+            answered += response.status_code == 200
+
+    limits = httpx.Limits(max_connections=concurrency)
+    headers = {"Content-Type": "application/json"}
+    async with httpx.AsyncClient(timeout=60, limits=limits, headers=headers) as client:
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+    return answered
+
+
+def _distinct(url: str, pid: int, prompts: list[str], concurrency: int) -> tuple[float, float]:
+    """Router CPU ms per request and peak RSS over one pass of distinct prompts."""
+    before, _, _ = _router_usage(pid)
+    answered = asyncio.run(_send_each(url, prompts, concurrency))
+    after, rss, peak = _router_usage(pid)
+    ms = (after - before) * 1000 / TICK / max(answered, 1)
+    print(
+        f"  {answered}/{len(prompts)} distinct prompts answered: router {ms:.2f} ms CPU/request"
+        f"   RSS {rss:.1f} MB (peak {peak:.1f})",
+        flush=True,
+    )
+    return ms, peak
+
+
+def _training_texts(count: int) -> list[str]:
+    with gzip.open(ROOT / "training" / "data" / "train.jsonl.gz", "rt", encoding="utf-8") as f:
+        texts = dict.fromkeys(str(json.loads(line)["text"]) for line in f)
+    return list(texts)[:count]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -98,7 +155,9 @@ def main() -> int:
     parser.add_argument("--long", action="store_true", help="also a 2,000-character prompt")
     parser.add_argument("--port", type=int, default=18191, help="ingress; upstream on port - 1")
     parser.add_argument("--prefix", default="clfbench.")
+    parser.add_argument("--distinct", type=int, default=0, help="distinct prompts sent once")
     args = parser.parse_args()
+    prompts = _training_texts(args.distinct) if args.distinct else []
     url = f"http://127.0.0.1:{args.port}/v1/chat/completions"
     env = {
         **os.environ,
@@ -143,6 +202,11 @@ def main() -> int:
                     if found:
                         ms, peak = float(found.group(1)), float(found.group(2))
                         results.setdefault((variant, label), []).append((ms, peak))
+                if prompts:
+                    load = os.getloadavg()[0]
+                    print(f"round {round_number} {variant:<9} distinct    load {load:.1f}")
+                    found_run = _distinct(url, router.pid, prompts, args.concurrency)
+                    results.setdefault((variant, "distinct"), []).append(found_run)
                 router.terminate()
                 router.wait(timeout=30)
                 started.remove(router)

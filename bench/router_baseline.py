@@ -21,12 +21,12 @@ from schemas.messages import ChatMessage
 from shared.routing import classifier, rules
 
 
-def _lexicon(messages: Sequence[ChatMessage] | str) -> classifier.Classification:
+def _lexicon(messages: Sequence[ChatMessage] | str, **_: object) -> classifier.Classification:
     found = rules.classify(messages)
     return classifier.Classification(found.pattern, found.complexity, found.signals)
 
 
-def _constant(messages: Sequence[ChatMessage] | str) -> classifier.Classification:
+def _constant(messages: Sequence[ChatMessage] | str, **_: object) -> classifier.Classification:
     return classifier.Classification("general", "low", ())
 
 
@@ -38,6 +38,7 @@ def main(argv: list[str]) -> int:
         raise SystemExit(__doc__)
     # Before the services are imported: they bind `classify` by name when they are.
     classifier.classify = BASELINES[argv[0]]  # type: ignore[assignment]
+    classifier.preload = lambda: None  # no weights to load
     from services.cli import main as optimizer
 
     return optimizer(argv[2:])

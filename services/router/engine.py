@@ -236,7 +236,7 @@ class RoutingEngine:
         fields: dict[str, Any]
         answer: str | None = None
         tool_calls: list[Any] = []
-        classification = classify(request.messages)
+        classification = classify(request.messages, evidence=False)  # signals: previews only
         prompt_tokens = estimate_prompt_tokens(request.messages)
         x = self.context(request, classification)
         try:

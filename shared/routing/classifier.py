@@ -61,17 +61,20 @@ class Analysis:
     evidence: tuple[str, ...]
 
 
-def analyse(text: str, model: PromptModel | None = None) -> Analysis:
-    """Embed and score one text (no turn handling)."""
+def analyse(text: str, model: PromptModel | None = None, *, evidence: bool = True) -> Analysis:
+    """Embed and score one text (no turn handling); `evidence=False` skips the strongest
+    tokens (a third of the work on a short prompt), which only explanations show."""
     model = model or load_model()
-    embedder = get_embedder()
     scored = chunk_scorer(model).score(text)  # = model.scores(prompt_features(embedder, text))
     prediction = model.prediction(scored.scores)
+    if not evidence:
+        return Analysis(scored.embedding, prediction, ())
+    embedder = get_embedder()
     top = int(np.argmax(prediction.probabilities))
     tokens = (embedder.token_text(t).strip() for t, _ in model.token_evidence(scored.ids, top))
     # Byte pieces ("<0xE8>") and bare spaces explain nothing to a reader.
-    evidence = tuple(f"token:{t}" for t in tokens if t and not t.startswith("<0x"))
-    return Analysis(scored.embedding, prediction, evidence)
+    found = tuple(f"token:{t}" for t in tokens if t and not t.startswith("<0x"))
+    return Analysis(scored.embedding, prediction, found)
 
 
 def preload() -> None:
@@ -83,14 +86,17 @@ def preload() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def classify(messages: Sequence[ChatMessage] | str) -> Classification:
-    """Classify a prompt (plain text, or chat messages of which the last user turn leads)."""
+def classify(messages: Sequence[ChatMessage] | str, *, evidence: bool = True) -> Classification:
+    """Classify a prompt (plain text, or chat messages of which the last user turn leads).
+
+    With `evidence=False` (the router's hot path: only previews show signals) the signals
+    name the probable patterns and the failure share but no tokens."""
     model = load_model()
     main, context = (messages, "") if isinstance(messages, str) else split_turns(messages)
-    found = analyse(main, model)
+    found = analyse(main, model, evidence=evidence)
     probabilities = found.prediction.probabilities
     if context.strip():
-        earlier = analyse(context, model).prediction.probabilities
+        earlier = analyse(context, model, evidence=False).prediction.probabilities
         probabilities = probabilities + _CONTEXT_WEIGHT * earlier
         probabilities = probabilities / probabilities.sum()
     # Eight numbers: plain Python is cheaper than numpy calls here.

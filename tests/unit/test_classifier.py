@@ -103,3 +103,17 @@ KNOWN_MISSES = {
 )
 def test_clear_prompts_in_several_languages(pattern: str, text: str) -> None:
     assert classify(text).pattern == pattern
+
+
+def test_the_hot_path_skips_only_the_token_evidence() -> None:
+    text = "Write a Python function that merges two sorted lists."
+    full = classify(text)
+    fast = classify(text, evidence=False)
+    assert fast == Classification(
+        full.pattern,
+        full.complexity,
+        tuple(s for s in full.signals if not s.startswith("token:")),
+        full.probabilities,
+        full.failure_share,
+    )
+    assert any(s.startswith("token:") for s in full.signals)
