@@ -1,7 +1,7 @@
 """Time and memory of the learner's quality model fit over N stored rated requests.
 
 The production path, end to end: the learner's SQL reads the ratings joined to their stored
-float16 context vectors (a cursor, in chunks), turns them into outcomes, runs the bandit's
+float16 context vectors (one binary COPY parsed by numpy), maps them to outcomes, runs the bandit's
 retrain step, and diffs the last day's traffic through both models (a dry run: everything but
 the write). The rows are synthetic (random contexts over the catalog's models, ratings from a
 hidden rule), in a database of their own that is dropped afterwards:

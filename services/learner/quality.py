@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,11 +24,11 @@ from schemas.messages import QualityModelPublished
 from services.learner import quality_store
 from shared.metrics import MODEL_FITS, QUALITY_MODEL_VERSION
 from shared.routing.bandit.context import CONTEXT_SIZE
-from shared.routing.bandit.outcomes import outcome_value
+from shared.routing.bandit.outcomes import outcome_values
 from shared.routing.bandit.quality_model import ModelFormatError, QualityModel
 from shared.routing.catalog import Catalog
 from shared.routing.model_diff import PastRequest, traffic_moves
-from shared.routing.stored_features import CONTEXT_NUMBER, decode_features, decode_rows
+from shared.routing.stored_features import CONTEXT_NUMBER, decode_features
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -158,21 +157,21 @@ class QualityLearner:
     async def _new_batches(
         self, conn: asyncpg.Connection, since: datetime, until: datetime
     ) -> Batches:
-        """The new ratings as one (vectors, outcomes) pair of arrays per answering model."""
-        vectors: dict[str, list[bytes]] = defaultdict(list)
-        values: dict[str, list[float]] = defaultdict(list)
+        """The new ratings as one (vectors, outcomes) pair of arrays per answering model of the
+        catalog (ratings that say nothing, and vectors of another size, left out)."""
+        models = [m.id for m in self.catalog.models]
         async with conn.transaction():
-            async for rows in quality_store.new_ratings(conn, CONTEXT_NUMBER, since, until):
-                for model, raw, score, correct in rows:
-                    y = outcome_value(score, correct)
-                    if y is not None and len(raw) == 2 * CONTEXT_SIZE:
-                        vectors[model].append(raw)
-                        values[model].append(y)
-        return {
-            model: (decode_rows(vectors[model], CONTEXT_SIZE), np.asarray(values[model]))
-            for model in vectors
-            if self.catalog.has(model)
-        }
+            rows = await quality_store.new_ratings(
+                conn, CONTEXT_NUMBER, since, until, models, CONTEXT_SIZE
+            )
+        values = outcome_values(rows.score, rows.correct)
+        rated = ~np.isnan(values)
+        batches: Batches = {}
+        for position, model in enumerate(models, start=1):
+            mine = rated & (rows.model == position)
+            if mine.any():
+                batches[model] = (rows.features[mine].astype(np.float64), values[mine])
+        return batches
 
     async def _diff(
         self, conn: asyncpg.Connection, before: QualityModel, after: QualityModel

@@ -5,6 +5,7 @@
 - else a `quality_score` of 1-5: (score - 1) / 4, so 1 -> 0.0, 3 -> 0.5, 5 -> 1.0;
 - neither: None, no signal (the request is not learned from).
 The quality model treats the value as the probability of a good answer (a soft label).
+`outcome_values` applies the same rules to arrays (a fit's million ratings).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 MIN_SCORE, MAX_SCORE = 1, 5
+NO_SCORE, NO_VERDICT = 0, -1  # "not given" in `outcome_values`' integer arrays
 
 
 def outcome_value(quality_score: int | None, is_correct: bool | None) -> float | None:
@@ -26,6 +28,20 @@ def outcome_value(quality_score: int | None, is_correct: bool | None) -> float |
     if not MIN_SCORE <= quality_score <= MAX_SCORE:
         raise ValueError(f"quality_score must be within {MIN_SCORE}..{MAX_SCORE}")
     return (quality_score - MIN_SCORE) / (MAX_SCORE - MIN_SCORE)
+
+
+def outcome_values(
+    quality_scores: npt.NDArray[np.integer], is_correct: npt.NDArray[np.integer]
+) -> npt.NDArray[np.float64]:
+    """`outcome_value` over arrays: scores with NO_SCORE for none, is_correct 1 / 0 / NO_VERDICT;
+    NaN where a rating says nothing. ValueError for a score outside 1-5 that would be used."""
+    scores = np.asarray(quality_scores)
+    verdict = np.asarray(is_correct)
+    by_score = (verdict == NO_VERDICT) & (scores != NO_SCORE)
+    if np.any(by_score & ((scores < MIN_SCORE) | (scores > MAX_SCORE))):
+        raise ValueError(f"quality_score must be within {MIN_SCORE}..{MAX_SCORE}")
+    values = np.where(by_score, (scores - MIN_SCORE) / (MAX_SCORE - MIN_SCORE), np.nan)
+    return np.where(verdict == NO_VERDICT, values, (verdict == 1).astype(np.float64))
 
 
 @dataclass(frozen=True, slots=True)
