@@ -43,16 +43,24 @@ def block(row: int, d: int) -> slice:
     return slice((row + 1) * d, (row + 2) * d)
 
 
-def _curvature(w: Array, batches: Batches, d: int, precision0: Array) -> tuple[Array, Array]:
-    """Gradient of the negative log likelihood at w, and the Hessian with the prior's added."""
-    gradient = np.zeros_like(w)
+Logits = dict[int, Array]  # model row -> x @ (w_0 + w_row) for its batch
+
+
+def _curvature(logits: Logits, batches: Batches, d: int, precision0: Array) -> tuple[Array, Array]:
+    """Gradient of the negative log likelihood at the weights that gave `logits`, and the
+    Hessian with the prior's added."""
+    size = precision0.shape[0]
+    gradient = np.zeros(size)
     hessian = precision0.copy()
     shared = slice(0, d)
     for row, (x, y) in batches.items():
         own = block(row, d)
-        p = sigmoid(x @ (w[shared] + w[own]))
+        p = sigmoid(logits[row])
         g = x.T @ (p - y)
-        h = (x.T * (p * (1.0 - p))) @ x
+        # X' diag(p (1 - p)) X as (sX)'(sX): numpy hands a product with its own transpose to
+        # BLAS's symmetric rank-k update, half the work of a general product.
+        scaled = x * np.sqrt(p * (1.0 - p))[:, None]
+        h = scaled.T @ scaled
         gradient[shared] += g
         gradient[own] += g
         hessian[shared, shared] += h
@@ -62,14 +70,18 @@ def _curvature(w: Array, batches: Batches, d: int, precision0: Array) -> tuple[A
     return gradient, hessian
 
 
-def objective(w: Array, mean0: Array, precision0: Array, batches: Batches, d: int) -> float:
-    """Negative log posterior (up to a constant): the prior's quadratic plus cross-entropies."""
+def objective(
+    w: Array, mean0: Array, precision0: Array, batches: Batches, d: int
+) -> tuple[float, Logits]:
+    """Negative log posterior (up to a constant), the prior's quadratic plus cross-entropies,
+    and the logits it computed (the next Newton step starts from them)."""
     delta = w - mean0
     total = 0.5 * float(delta @ precision0 @ delta)
+    logits: Logits = {}
     for row, (x, y) in batches.items():
-        z = x @ (w[:d] + w[block(row, d)])
+        z = logits[row] = x @ (w[:d] + w[block(row, d)])
         total += float(np.sum(np.logaddexp(0.0, z) - y * z))
-    return total
+    return total, logits
 
 
 def fit(mean0: Array, precision0: Array, batches: Batches, d: int) -> tuple[Array, Array]:
@@ -80,23 +92,23 @@ def fit(mean0: Array, precision0: Array, batches: Batches, d: int) -> tuple[Arra
 
 def _newton(mean0: Array, precision0: Array, batches: Batches, d: int) -> tuple[Array, Array]:
     w = mean0.copy()
-    current = objective(w, mean0, precision0, batches, d)
+    current, logits = objective(w, mean0, precision0, batches, d)
     for _ in range(NEWTON_STEPS):
-        gradient, hessian = _curvature(w, batches, d, precision0)
+        gradient, hessian = _curvature(logits, batches, d, precision0)
         gradient += precision0 @ (w - mean0)
         step = np.linalg.solve(hessian, gradient)
         decrease = float(gradient @ step)  # > 0: the Hessian is positive definite
         size = 1.0
         for _ in range(HALVINGS):
             trial = w - size * step
-            value = objective(trial, mean0, precision0, batches, d)
+            value, trial_logits = objective(trial, mean0, precision0, batches, d)
             if value <= current - ARMIJO * size * decrease:
                 break
             size *= 0.5
         else:
             break  # no step lowers the objective: at the optimum to numerical precision
-        w, current = trial, value
+        w, current, logits = trial, value, trial_logits
         if float(np.max(np.abs(size * step))) < NEWTON_TOLERANCE:
             break
-    _, hessian = _curvature(w, batches, d, precision0)
+    _, hessian = _curvature(logits, batches, d, precision0)
     return w, 0.5 * (hessian + hessian.T)
