@@ -77,6 +77,7 @@ class BanditReplayer:
         self.contexts = contexts or Contexts()
         self.model = QualityModel.prior(catalog, config.params)
         self.budget = ExplorationBudget(share=config.params.exploration_share)
+        self.weights = config.params.cost_weights()
         self.candidates = [catalog.get(m) for m in dataset.models]
         self.baseline = catalog.get(dataset.reference_model)
         self.retrains = 0
@@ -99,6 +100,7 @@ class BanditReplayer:
             choice = choose(
                 self.candidates, self.model, x, cfg.params.quality_target, choices, self.budget,
                 costs=costs, baseline_cost=baseline, target_slack=cfg.params.target_slack,
+                weights=self.weights, record=True,
             )  # fmt: skip
             model = choice.model_id
             quality, cost = record.quality[model], record.cost_usd[model]
@@ -129,6 +131,7 @@ class BanditReplayer:
             choice = choose(
                 self.candidates, self.model, x, target, rng, None, costs=costs,
                 baseline_cost=baseline, target_slack=self.config.params.target_slack,
+                weights=self.weights,
             )  # fmt: skip
             model = choice.model_id
             steps.append(

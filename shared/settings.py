@@ -117,9 +117,11 @@ class Settings(BaseSettings):
     quality_target: float = Field(default=BanditParams().quality_target, ge=0, le=1)
     # Exploration by the learned model may cost at most this share of what routing saved
     # (each router counts its own, from its start).
-    bandit_exploration_share: float = Field(
-        default=BanditParams().exploration_share, ge=0, le=1
-    )
+    bandit_exploration_share: float = Field(default=BanditParams().exploration_share, ge=0, le=1)
+    # The target as an aggregate: the last this many routed decisions of a router keep the
+    # target's share of the best predicted quality on the whole (docs/bandit.md); 0, the
+    # default: each prompt must reach it on its own (the per-prompt rule).
+    bandit_target_window: int = Field(default=BanditParams().weight_window, ge=0)
     exploration_rate: float = Field(default=0.05, ge=0, le=1)
     override_min_confidence: Literal["low", "medium", "high"] = "medium"
 

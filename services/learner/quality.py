@@ -190,6 +190,7 @@ class QualityLearner:
             requests,
             self.catalog.available(providers),
             self.settings.quality_target,
+            aggregate=self.settings.bandit_target_window > 0,
         )
         return {**moves, "window_hours": DIFF_WINDOW.total_seconds() / 3600}
 

@@ -20,6 +20,7 @@ from shared.providers.base import ChatProvider
 from shared.providers.table import PROVIDER_KEYS
 from shared.routing.bandit.chooser import ExplorationBudget
 from shared.routing.bandit.context import context_vector
+from shared.routing.bandit.params import BanditParams
 from shared.routing.bandit.quality_model import QualityModel
 from shared.routing.capabilities import Needs
 from shared.routing.catalog import Catalog, ModelSpec
@@ -132,6 +133,10 @@ class RoutingEngine:
         # What this process's routing saved and its explorations were charged: exploration may
         # spend a share of the savings (BANDIT_EXPLORATION_SHARE); a new process starts at 0.
         self.budget = ExplorationBudget(share=settings.bandit_exploration_share)
+        # This process's recent routed decisions, on which the aggregate rule's cost weight is
+        # calibrated (BANDIT_TARGET_WINDOW; 0: the per-prompt rule); a new process starts empty.
+        params = BanditParams(weight_window=settings.bandit_target_window)
+        self.weights = params.cost_weights()
         self.rng = rng or random.Random()
         self.calls = CallRegistry()
 
@@ -197,8 +202,11 @@ class RoutingEngine:
                 quality.model,
                 self.context(request, classification) if x is None else x,
                 quality.version,
-                # A preview draws like a real decision but charges a copy of the budget.
+                # A preview draws like a real decision but charges a copy of the budget, and
+                # is not one of the decisions the target is kept over.
                 replace(self.budget) if explain else self.budget,
+                self.weights,
+                record=not explain,
             )
         return self.policy.decide(
             classification,

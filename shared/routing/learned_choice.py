@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from shared.routing.bandit.chooser import BanditChoice, ExplorationBudget, choose
+from shared.routing.bandit.cost_weight import CostWeights
 from shared.routing.bandit.quality_model import QualityModel
 from shared.routing.catalog import ModelSpec
 
@@ -28,12 +29,16 @@ class Scoring:
 
     `version` None: the model is the catalog priors; it then only explains (the preview shows
     its estimates) and today's rules decide. `budget` None: no exploration (previews).
+    `weights`: the router's calibration of the aggregate rule (None: the per-prompt rule);
+    `record`: this decision joins its window (a routed request, not a preview).
     """
 
     model: QualityModel
     x: npt.NDArray[np.float32]
     version: int | None = None
     budget: ExplorationBudget | None = None
+    weights: CostWeights | None = None
+    record: bool = False
 
 
 def predicted(choice: BanditChoice, model_id: str) -> tuple[float, float]:
@@ -69,12 +74,19 @@ def learned_choice(
         budget = None  # a caller's floor is never explored
     choice = choose(
         pool, scoring.model, scoring.x, quality_target, rng, budget,
-        costs=costs, baseline_cost=baseline_cost,
+        costs=costs, baseline_cost=baseline_cost, weights=scoring.weights, record=scoring.record,
     )  # fmt: skip
     quality, uncertainty = predicted(choice, choice.greedy_model_id)
+    if choice.cost_weight is None:
+        rule = f"cheapest predicted within {quality_target:.2f} of the best"
+    else:
+        rule = (
+            f"best predicted quality - {choice.cost_weight:.3g} x cost share (keeps "
+            f"{quality_target:.2f} of the best over recent traffic)"
+        )
     reasons.append(
-        f"quality model v{scoring.version}: cheapest predicted within {quality_target:.2f} of "
-        f"the best: {choice.greedy_model_id} ({quality:.3f} +/- {uncertainty:.3f})"
+        f"quality model v{scoring.version}: {rule}: {choice.greedy_model_id} "
+        f"({quality:.3f} +/- {uncertainty:.3f})"
     )
     if choice.explored:
         reasons.append(f"exploring cheaper {choice.model_id} (Thompson draw, within budget)")

@@ -4,6 +4,8 @@ The learner's dry run (and every real fit, for its record) decides each recent r
 context vector twice, with the active model and with the proposed one, by the routers' greedy
 rule at the quality target (no exploration), and counts the requests that would move from one
 model to another, with the estimated cost of each side at the request's recorded token counts.
+With `aggregate` (the routers' BANDIT_TARGET_WINDOW > 0), each model's cost weight is solved on
+these requests themselves (`bandit.cost_weight`), costs as shares of the dearest candidate's.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from shared.routing.bandit.chooser import choose
+from shared.routing.bandit.cost_weight import CostWeights
 from shared.routing.bandit.quality_model import QualityModel
 from shared.routing.catalog import ModelSpec
 
@@ -36,6 +39,7 @@ def traffic_moves(
     requests: Iterable[PastRequest],
     candidates: Sequence[ModelSpec],
     quality_target: float,
+    aggregate: bool = False,
 ) -> dict[str, object]:
     """How `requests` would be routed by `before` and by `after` (module doc).
 
@@ -43,16 +47,16 @@ def traffic_moves(
     seen in the traffic); each request is decided among those both models know.
     """
     known = [c for c in candidates if before.knows(c.id) and after.knows(c.id)]
-    rng = random.Random(0)  # unused: no budget means no exploration
+    past = list(requests) if known else []
+    priced = [(r.x, {c.id: c.cost(r.tokens_in, r.tokens_out) for c in known}) for r in past]
+    olds = _decisions(before, known, priced, quality_target, aggregate)
+    news = _decisions(after, known, priced, quality_target, aggregate)
     counts_before: Counter[str] = Counter()
     counts_after: Counter[str] = Counter()
     moves: Counter[tuple[str, str]] = Counter()
     cost_before = cost_after = 0.0
     total = 0
-    for request in requests if known else ():
-        costs = {c.id: c.cost(request.tokens_in, request.tokens_out) for c in known}
-        old = choose(known, before, request.x, quality_target, rng, None, costs=costs).model_id
-        new = choose(known, after, request.x, quality_target, rng, None, costs=costs).model_id
+    for (_, costs), old, new in zip(priced, olds, news, strict=True):
         total += 1
         counts_before[old] += 1
         counts_after[new] += 1
@@ -75,3 +79,26 @@ def traffic_moves(
         "estimated_cost_after_usd": round(cost_after, 6),
         "quality_target": quality_target,
     }
+
+
+def _decisions(
+    model: QualityModel,
+    known: Sequence[ModelSpec],
+    priced: Sequence[tuple[npt.NDArray[np.float32], dict[str, float]]],
+    quality_target: float,
+    aggregate: bool,
+) -> list[str]:
+    """Each request's greedy choice by `model`; with `aggregate`, a first pass records every
+    request's predictions (the per-prompt rule decides nothing yet: no weight before the window
+    is full) and the second decides at the weight solved on all of them."""
+    rng = random.Random(0)  # unused: no budget means no exploration
+    weights = None
+    if aggregate and priced:
+        weights = CostWeights(window=len(priced), every=len(priced) + 1, warmup=len(priced))
+        for x, costs in priced:
+            choose(known, model, x, quality_target, rng, None, costs=costs, weights=weights,
+                   record=True)  # fmt: skip
+    return [
+        choose(known, model, x, quality_target, rng, None, costs=costs, weights=weights).model_id
+        for x, costs in priced
+    ]

@@ -1,8 +1,13 @@
 """The bandit's decision: the cheapest model good enough, and Thompson-sampled exploration.
 
-Greedy rule (the knob): among the candidates, the cheapest whose predicted quality is at least
-a bar x the best candidate's predicted quality; the bar is the quality target, widened by
-`target_slack` (`BanditParams.bar`: 1 - (1 - target) x slack).
+Greedy rule (the knob), two forms:
+- aggregate (with `weights`, once calibrated): the candidate maximising predicted quality -
+  weight x cost / baseline cost, the weight solved per target on the router's recent decisions
+  so that they keep the target's share of the best predicted quality on the whole
+  (`cost_weight`);
+- per prompt (without, or before the window has filled): the cheapest candidate whose
+  predicted quality is at least a bar x the best candidate's; the bar is the quality target,
+  widened by `target_slack` (`BanditParams.bar`: 1 - (1 - target) x slack).
 
 Exploration (Thompson sampling): each candidate's logit is drawn from its posterior (the shared
 block's part once for all of them; the distribution is in the `logits` module doc) and the same
@@ -25,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from shared.routing.bandit.cost_weight import CostWeights, best_value, normalised
 from shared.routing.bandit.params import BanditParams, per_prompt_bar
 from shared.routing.bandit.quality_model import QualityModel, sigmoid
 from shared.routing.catalog import ModelSpec
@@ -71,6 +77,7 @@ class BanditChoice:
     # sequences: `estimates` builds the objects only when a caller reads them.
     columns: tuple[Sequence[str], Sequence[float], Sequence[float], Sequence[float]]
     exploration_charge_usd: float = 0.0
+    cost_weight: float | None = None  # the aggregate rule's weight; None: the per-prompt rule
 
     @property
     def estimates(self) -> tuple[CandidateEstimate, ...]:
@@ -103,6 +110,8 @@ def choose(
     costs: Mapping[str, float] | None = None,
     baseline_cost: float | None = None,
     target_slack: float = BanditParams().target_slack,
+    weights: CostWeights | None = None,
+    record: bool = False,
 ) -> BanditChoice:
     """Choose among `candidates` for the prompt whose context vector is `x` (module doc).
 
@@ -110,24 +119,33 @@ def choose(
     price). `baseline_cost`: what the baseline model would cost (default: the dearest
     candidate). `budget` None: no exploration (the final greedy policy); otherwise the decision's
     saving and any exploration charge are recorded in it. `target_slack`: see `BanditParams`
-    (the per-prompt bar is `BanditParams.bar`).
+    (the per-prompt bar is `BanditParams.bar`). `weights`: the router's calibrated cost weights
+    (the aggregate rule once they give one for `quality_target`); `record` adds this decision
+    to their window (routed requests only: not previews, not the replay's final policy).
     """
     if not candidates:
         raise ValueError("no candidate to choose from")
-    bar = per_prompt_bar(quality_target, target_slack)
     ids = [c.id for c in candidates]
     cost = [costs[i] for i in ids] if costs is not None else [expected_cost(c) for c in candidates]
     order = sorted(range(len(ids)), key=lambda i: (cost[i], ids[i]))
+    baseline = baseline_cost if baseline_cost is not None else max(cost)
+    shares = normalised(cost, baseline) if weights is not None else cost
+    weight = weights.weight(quality_target) if weights is not None else None
+    bar = per_prompt_bar(quality_target, target_slack)
+    prices = [weight * s for s in shares] if weight is not None else []
+
+    def rule(qs: Sequence[float]) -> int:
+        return _rule(qs, order, bar) if weight is None else best_value(qs, prices, order)
+
     if budget is None:
         mu, sd = model.logit_moments(ids, x)
     else:
         mu, sd, drawn = model.draw(ids, x, rng)
     qualities = sigmoid(mu).tolist()
-    greedy = _rule(qualities, order, bar)
+    greedy = rule(qualities)
     chosen, charge = greedy, 0.0
     if budget is not None:
-        baseline = baseline_cost if baseline_cost is not None else max(cost)
-        sampled = _rule(sigmoid(drawn).tolist(), order, bar)
+        sampled = rule(sigmoid(drawn).tolist())
         if cost[sampled] < cost[greedy]:
             charge = (1.0 - qualities[sampled]) * cost[greedy]
             if budget.allows(charge, baseline - cost[sampled]):
@@ -135,6 +153,8 @@ def choose(
             else:
                 charge = 0.0
         budget.record(baseline - cost[chosen], charge)
+    if record and weights is not None:
+        weights.record([qualities[i] for i in order], [shares[i] for i in order])
     sds = sd.tolist()
     columns = (
         [ids[i] for i in order],
@@ -142,4 +162,4 @@ def choose(
         [sds[i] for i in order],
         [cost[i] for i in order],
     )
-    return BanditChoice(ids[chosen], chosen != greedy, ids[greedy], columns, charge)
+    return BanditChoice(ids[chosen], chosen != greedy, ids[greedy], columns, charge, weight)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.routing.bandit.cost_weight import CostWeights
+
 
 @dataclass(frozen=True, slots=True)
 class BanditParams:
@@ -27,6 +29,9 @@ class BanditParams:
     - `memory`: outcomes after which old evidence weighs 1/e of new (a model that changes is
       followed); 0 keeps everything.
     - `exploration_share`: exploration may cost at most this share of what routing saved.
+    - `weight_window`: the routed decisions the aggregate rule's cost weight is calibrated on
+      (`cost_weight`); 0 keeps the per-prompt rule. `weight_every`: decisions between two
+      solves of a target's weight (and before the first).
     """
 
     quality_target: float = 0.95
@@ -38,11 +43,19 @@ class BanditParams:
     prior_sd_length: float = 0.5
     memory: int = 20_000
     exploration_share: float = 0.5
+    weight_window: int = 0
+    weight_every: int = 50
 
     def bar(self, quality_target: float | None = None) -> float:
         """The per-prompt share of the best predicted quality a choice must reach."""
         target = self.quality_target if quality_target is None else quality_target
         return per_prompt_bar(target, self.target_slack)
+
+    def cost_weights(self) -> CostWeights | None:
+        """A router's fresh calibration of the aggregate rule, or None for the per-prompt rule."""
+        if self.weight_window <= 0:
+            return None
+        return CostWeights(self.weight_window, self.weight_every)
 
 
 def per_prompt_bar(quality_target: float, target_slack: float) -> float:
