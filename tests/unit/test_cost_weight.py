@@ -48,7 +48,8 @@ def test_the_calibrated_weight_keeps_the_target_over_a_synthetic_stream(target: 
         if weight is not None:
             chosen = best_value(qualities, [weight * s for s in SHARES], [0, 1, 2])
             if n >= 500:  # scored once the window is full
-                kept, best, cost = kept + qualities[chosen], best + max(qualities), cost + SHARES[chosen]
+                kept, best = kept + qualities[chosen], best + max(qualities)
+                cost += SHARES[chosen]
                 other = per_prompt(qualities, target)
                 kept_pp, cost_pp = kept_pp + qualities[other], cost_pp + SHARES[other]
         weights.record(qualities, SHARES)
