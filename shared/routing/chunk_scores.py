@@ -46,7 +46,7 @@ from shared.routing.prompt_model import Matrix, PromptModel
 
 # Chunks remembered (about 400 bytes each, row included); a fresh table past this, so memory
 # stays bounded whatever the traffic.
-CHUNK_LIMIT = 20_000
+CHUNK_LIMIT = 10_000
 
 Sums = npt.NDArray[np.float64]
 

@@ -14,6 +14,7 @@ Choice and measurements: docs/classifier.md.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -31,8 +32,13 @@ HEAD_CHARS = 1500
 TAIL_CHARS = 500
 # Distinct words remembered (about 150 bytes each); cleared past this, so memory stays bounded
 # whatever the traffic. The classifier's hot path remembers whole chunks of text on top.
-_MEMO_LIMIT = 30_000
+_MEMO_LIMIT = 20_000
 _ID_BYTES = np.dtype("<i4")
+# Float32 rows kept for the tokens seen (1 KB each; 5,000 prompts of the training data use
+# about 7,200 distinct tokens). With the word memo and the chunk table (shared.routing.
+# chunk_scores) the memos stay under about 17 MB whatever the traffic (22,000 distinct
+# training prompts: bench/classifier_in_router.py, docs/classifier.md).
+ROW_CACHE = 6144
 
 # A word is a run of letters, a run of digits, a run of other symbols, or one CJK / kana /
 # hangul character (those scripts put no spaces between words).
@@ -83,6 +89,42 @@ def _read_tensor(path: Path, name: str) -> npt.NDArray[np.float16]:
     return data.reshape(entry["shape"]).astype(np.float16, copy=False)
 
 
+class _FloatRows:
+    """Rows of a float16 table as float32, the rows of tokens seen kept converted (at most
+    `capacity`, first come; beyond that converted on each use). The values are the table's
+    exactly, so sums over them are the same to the bit as over a float32 copy."""
+
+    def __init__(self, table: npt.NDArray[np.float16], capacity: int) -> None:
+        self._table = table
+        # Zeroed memory is mapped lazily: only the rows filled so far take resident pages.
+        self._rows = np.zeros((min(capacity, len(table)), table.shape[1]), dtype=np.float32)
+        self._slot = np.full(len(table), -1, dtype=np.int32)  # token -> row, -1: none yet
+        self._filled = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, ids: IntVector) -> npt.NDArray[np.float32]:
+        slots = self._slot[ids]
+        if (slots < 0).any():
+            self._keep(np.unique(ids[slots < 0]))
+            slots = self._slot[ids]
+            absent = slots < 0
+            if absent.any():  # no room left: convert these on the fly
+                rows = np.empty((ids.size, self._rows.shape[1]), dtype=np.float32)
+                rows[~absent] = self._rows[slots[~absent]]
+                rows[absent] = self._table[ids[absent]]
+                return rows
+        found: npt.NDArray[np.float32] = self._rows[slots]
+        return found
+
+    def _keep(self, new: IntVector) -> None:
+        with self._lock:
+            new = new[self._slot[new] < 0][: len(self._rows) - self._filled]
+            end = self._filled + new.size
+            self._rows[self._filled : end] = self._table[new]
+            self._slot[new] = np.arange(self._filled, end)  # after the rows: readers see them
+            self._filled = end
+
+
 @dataclass(frozen=True, slots=True)
 class Embedded:
     """One prompt's token ids (in order) and its normalised mean embedding."""
@@ -96,10 +138,13 @@ class WordLlamaEmbedder:
 
     name = "wordllama-l2_supercat-256"
 
-    def __init__(self, table: npt.NDArray[np.float16], tokenizer: object) -> None:
-        # Kept as shipped (float16, 16 MB): a float32 copy would double it, and the rows a
-        # prompt gathers convert exactly, so the embedding is the same to the bit.
+    def __init__(
+        self, table: npt.NDArray[np.float16], tokenizer: object, row_cache: int = ROW_CACHE
+    ) -> None:
+        # Kept as shipped (float16, 16 MB): a float32 copy would double it. Converting rows
+        # is slow (about 0.8 us a row), so the rows of tokens seen are kept converted.
         self.table = table
+        self._rows = _FloatRows(table, row_cache)
         self._tokenizer = tokenizer
         self._memo: dict[str, bytes] = {}
         self._lock = threading.Lock()
@@ -121,6 +166,9 @@ class WordLlamaEmbedder:
         tokenizer = Tokenizer.from_file(
             str(root / "tokenizers" / "l2_supercat_tokenizer_config.json")
         )
+        # Its own word cache (10,000 words, ~4 MB) would hold what the word memo holds.
+        with contextlib.suppress(AttributeError):
+            tokenizer.model._resize_cache(0)
         table = _read_tensor(root / "weights" / "l2_supercat_256.safetensors", "embedding.weight")
         return cls(table, tokenizer)
 
@@ -158,7 +206,7 @@ class WordLlamaEmbedder:
     def embed_ids(self, ids: IntVector) -> FloatVector:
         if ids.size == 0:
             return np.zeros(DIM, dtype=np.float32)
-        vector: FloatVector = self.table[ids].astype(np.float32).sum(axis=0)
+        vector: FloatVector = self._rows(ids).sum(axis=0)  # = table[ids] as float32, summed
         norm = float(np.linalg.norm(vector))
         return vector / np.float32(norm) if norm > 0 else vector
 

@@ -8,8 +8,19 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from shared.routing.embedder import DIM, HEAD_CHARS, TAIL_CHARS, clip, embed, get_embedder, words
+from shared.routing.embedder import (
+    DIM,
+    HEAD_CHARS,
+    ROW_CACHE,
+    TAIL_CHARS,
+    WordLlamaEmbedder,
+    clip,
+    embed,
+    get_embedder,
+    words,
+)
 
 ROOT = Path(__file__).parents[2]
 
@@ -82,3 +93,15 @@ def test_word_memo_is_bounded(monkeypatch) -> None:
     embedder.token_ids("alpha beta gamma delta epsilon zeta")
     embedder.token_ids("eta theta iota kappa")
     assert len(embedder._memo) <= 4
+
+
+@pytest.mark.parametrize("row_cache", [0, 3, ROW_CACHE])
+def test_embeddings_are_the_float16_rows_summed_in_float32(row_cache: int) -> None:
+    shared = get_embedder()
+    embedder = WordLlamaEmbedder(shared.table, shared._tokenizer, row_cache=row_cache)
+    for text in ("Write a poem about the sea.", "Écris un poème sur la mer, la mer, la mer.", ""):
+        ids = embedder.token_ids(text)
+        plain = shared.table[ids].astype(np.float32).sum(axis=0)
+        expected = plain / np.float32(np.linalg.norm(plain)) if ids.size else plain
+        assert np.array_equal(embedder.embed_ids(ids), expected)
+        assert np.array_equal(embedder.embed_ids(ids), expected)  # from kept rows
