@@ -195,8 +195,9 @@ class QualityLearner:
         return {**moves, "window_hours": DIFF_WINDOW.total_seconds() / 3600}
 
     async def restore(self, version: int) -> dict[str, Any]:
-        """Make `version`'s model current again, as a new version. Ratings that came between
-        it and now are not re-learned by the next fit (a rollback stays rolled back)."""
+        """Make `version`'s model current again, as a new version with `version`'s watermark:
+        the next fit learns exactly the ratings given since `version` was fitted (those of the
+        versions after it included), as they stand then."""
         async with self.pool.acquire() as conn:
             if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", MODEL_LOCK_KEY):
                 return {"status": "busy", "detail": "a fit or restore is running"}
@@ -225,7 +226,7 @@ class QualityLearner:
                 model=old["model"],
                 rows_used=0,
                 parent_version=parent["version"] if parent else None,
-                fitted_through=await quality_store.database_now(conn) - RATING_SETTLE,
+                fitted_through=old["fitted_through"],
                 trigger="restore",
                 diff={},
                 restored_from=version,

@@ -12,10 +12,10 @@ import asyncpg
 from services.learner.copy_rows import RatedRows, RatingReader
 from shared.storage.partitions import rated_request_months
 
-# A rating enters the model once. New since the parent's `fitted_through`: first submissions
-# (revision 1, including ratings parked before their request and attached later, whose
-# `updated_at` is when they were attached) and ratings first made after it and revised since.
-# A re-rating of a request already learned from is not learned twice (docs/learning.md).
+# New since the parent's `fitted_through`: every rating given (or re-given) after it, at its
+# latest value, once per fit; ratings parked before their request count from when they were
+# attached (`updated_at`). A re-rating of a request an earlier fit learned is thus learned as a
+# correction, beside the superseded value (docs/learning.md, "Re-ratings").
 # Read by a binary COPY whose rows all have one size, so that numpy parses them in one call
 # (`copy_rows.RatingReader`): the answering model's position in $4 (1-based); the stored vector,
 # or $5 zero bytes when it is not $5 bytes long, and its real size (the reader leaves such a
@@ -37,7 +37,6 @@ JOIN routing_requests r ON r.request_id = f.request_id
 JOIN request_features rf ON rf.request_id = f.request_id
 WHERE rf.context_version = $1 AND r.ok AND r.model = ANY($4::text[])
   AND f.updated_at > $2 AND f.updated_at <= $3
-  AND (f.revision = 1 OR f.created_at > $2)
   AND {rated_request_months("updated_at > $2 AND updated_at <= $3")}
 """  # noqa: S608 - fixed conditions
 # Memory for the hash joins of a million-row fit (the default 4 MB spills them to disk).

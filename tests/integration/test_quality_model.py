@@ -177,6 +177,13 @@ async def test_fit_dry_run_apply_and_restore_move_every_router(
         assert {"total_overrides", "confidence_distribution", "recommendation_coverage"} <= set(
             status
         )
+
+        # Version 3 has version 1's watermark: the next fit learns again the 20 ratings version
+        # 1 had not seen (a rollback undoes a fit, not the ratings).
+        refit = await _fit(client, dry_run=False)
+        assert refit["status"] == "applied" and refit["version"] == 4
+        assert refit["rows_used"] == 20 and refit["parent_version"] == 3
+        await _wait_version(routers, 4)
     stored = await pool.fetch(
         "SELECT model_version, count(*) AS n FROM routing_requests "
         "WHERE model_version IS NOT NULL GROUP BY 1 ORDER BY 1"
