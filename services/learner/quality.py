@@ -58,6 +58,24 @@ def retrain_arrays(model: QualityModel, batches: Batches) -> QualityModel:
     )
 
 
+def _past_request(row: asyncpg.Record) -> PastRequest:
+    """A recent request and its key's rules, as the dry-run diff decides it."""
+
+    def names(values: list[str] | None) -> frozenset[str] | None:
+        return None if values is None else frozenset(values)
+
+    return PastRequest(
+        decode_features(row["features"]),
+        row["tokens_in"],
+        row["tokens_out"],
+        quality_target=row["quality_target"],
+        min_quality=row["min_quality"],
+        allowed_models=names(row["allowed_models"]),
+        allowed_providers=names(row["allowed_providers"]),
+        max_cost_usd=row["max_cost_usd"],
+    )
+
+
 def published(row: asyncpg.Record) -> QualityModelPublished:
     """The event that installs a stored version on every router."""
     return QualityModelPublished(
@@ -180,10 +198,7 @@ class QualityLearner:
             conn, CONTEXT_NUMBER, DIFF_WINDOW, DIFF_MAX_REQUESTS
         )
         providers = {r["provider"] for r in rows if r["provider"]}
-        requests = [
-            PastRequest(decode_features(r["features"]), r["tokens_in"], r["tokens_out"])
-            for r in rows
-        ]
+        requests = [_past_request(r) for r in rows if not r["forced"]]
         moves = traffic_moves(
             before,
             after,
@@ -192,7 +207,8 @@ class QualityLearner:
             self.settings.quality_target,
             aggregate=self.settings.bandit_target_window > 0,
         )
-        return {**moves, "window_hours": DIFF_WINDOW.total_seconds() / 3600}
+        forced = len(rows) - len(requests)
+        return {**moves, "forced": forced, "window_hours": DIFF_WINDOW.total_seconds() / 3600}
 
     async def restore(self, version: int) -> dict[str, Any]:
         """Make `version`'s model current again, as a new version with `version`'s watermark:

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from services.learner.copy_rows import RatedRows, RatingReader
+from shared.routing.policy import FORCED_REASON
 from shared.storage.partitions import rated_request_months
 
 # New since the parent's `fitted_through`: every rating given (or re-given) after it, at its
@@ -42,10 +43,17 @@ WHERE rf.context_version = $1 AND r.ok AND r.model = ANY($4::text[])
 # Memory for the hash joins of a million-row fit (the default 4 MB spills them to disk).
 _FIT_WORK_MEM = "256MB"
 
-# Recent traffic the dry-run diff replays: what the routers would decide on it.
+# Recent traffic the dry-run diff replays: what the routers would decide on it, within the
+# rules its key has now (a request's own constraints are not stored), forced requests apart
+# ($4: the reason such a decision stored, `policy.FORCED_REASON`; decision_reason is cut at 500
+# characters, and the forced reason is its second part).
 _RECENT_FEATURES = """
-SELECT rf.features, r.tokens_in, r.tokens_out, r.provider
+SELECT rf.features, r.tokens_in, r.tokens_out, r.provider,
+       position($4 in coalesce(r.decision_reason, '')) > 0 AS forced,
+       k.quality_target::float8, k.min_quality::float8, k.allowed_models, k.allowed_providers,
+       k.max_cost_per_request_usd::float8 AS max_cost_usd
 FROM request_features rf JOIN routing_requests r USING (request_id)
+LEFT JOIN api_keys k ON k.id = r.api_key_id
 WHERE rf.context_version = $1 AND rf.created_at > now() - $2::interval AND r.ok
   -- the same window on the request, so that only its months are read
   AND r.created_at > now() - $2::interval
@@ -126,7 +134,9 @@ async def new_ratings(
 async def recent_features(
     conn: asyncpg.Connection, context_version: int, window: timedelta, limit: int
 ) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await conn.fetch(_RECENT_FEATURES, context_version, window, limit)
+    rows: list[asyncpg.Record] = await conn.fetch(
+        _RECENT_FEATURES, context_version, window, limit, "; " + FORCED_REASON
+    )
     return rows
 
 

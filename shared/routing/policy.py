@@ -62,6 +62,12 @@ class NoCandidateError(Exception):
         self.reason = reason
 
 
+# The reason a decision forced by `constraints.model` gives, before the model's id: the
+# learner's dry-run diff finds forced requests by it in the stored `decision_reason` (nothing
+# else stored says so).
+FORCED_REASON = "forced model "
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     """The chosen model and why. Costs are estimates at catalog prices for the request size."""
@@ -184,7 +190,7 @@ class RoutingPolicy:
 
         if constraints.model:
             spec = self._forced(constraints, prompt_tokens, max_tokens, needs)
-            reasons.append(f"forced model {spec.id}")
+            reasons.append(f"{FORCED_REASON}{spec.id}")
             twins = [
                 t.id
                 for t in self._twins[spec.id]

@@ -55,7 +55,9 @@ def _vector(seed: int) -> np.ndarray:
     return x
 
 
-async def _request(pool: asyncpg.Pool, seed: int) -> uuid.UUID:
+async def _request(
+    pool: asyncpg.Pool, seed: int, key: str | None = None, reason: str = "classified code/medium"
+) -> uuid.UUID:
     """A routed request answered by MODEL, with its stored context vector."""
     request_id, now = uuid.uuid4(), datetime.now(UTC)
     async with pool.acquire() as conn:
@@ -63,9 +65,10 @@ async def _request(pool: asyncpg.Pool, seed: int) -> uuid.UUID:
         await conn.execute("INSERT INTO request_ids VALUES ($1, $2)", request_id, now)
         await conn.execute(
             """INSERT INTO routing_requests (request_id, created_at, ok, provider, model,
-                   pattern, complexity, prompt_hash, tokens_in, tokens_out)
-               VALUES ($1, $2, true, 'simulated', $3, 'code', 'medium', 'h', 200, 100)""",
-            request_id, now, MODEL,
+                   pattern, complexity, prompt_hash, tokens_in, tokens_out, api_key_id,
+                   decision_reason)
+               VALUES ($1, $2, true, 'simulated', $3, 'code', 'medium', 'h', 200, 100, $4, $5)""",
+            request_id, now, MODEL, key, reason,
         )  # fmt: skip
         await conn.execute(
             "INSERT INTO request_features VALUES ($1, $2, $3, $4)",
@@ -149,3 +152,24 @@ async def test_the_first_fit_after_a_restore_learns_what_the_restored_version_ha
     assert five["rows_used"] == 6 + 1 + 1
     assert await _learned(pool, 5) == await _learned(pool, 1) + 8
     assert (await _fit(learner))["status"] == "unchanged"
+
+
+async def test_the_dry_run_diff_applies_each_keys_rules_and_leaves_forced_requests_out(
+    learner: QualityLearner,
+) -> None:
+    pool = learner.pool
+    await pool.execute(
+        """INSERT INTO api_keys (id, key_hash, scope, allowed_models, quality_target)
+           VALUES ('only-fast', repeat('a', 64), 'client', ARRAY[$1], 0.5),
+                  ('no-fast', repeat('b', 64), 'client', ARRAY['simulated-premium'], NULL)""",
+        MODEL,
+    )
+    for seed in range(3):
+        await _request(pool, seed, key="only-fast")
+        await _request(pool, seed, key="no-fast")
+        await _request(pool, seed, reason=f"classified code/medium; forced model {MODEL}")
+    diff = (await learner.fit(dry_run=True))["diff"]
+    assert diff["forced"] == 3 and diff["requests"] == 6 and diff["no_candidate"] == 0
+    # Each key's requests stay within its models: nothing can move.
+    assert diff["before"] == diff["after"] == {MODEL: 3, "simulated-premium": 3}
+    assert diff["moved"] == 0
