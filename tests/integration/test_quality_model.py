@@ -29,6 +29,7 @@ from tests.integration.test_feedback_loop import _wait_version as wait_version
 from tests.integration.test_learner_cli import _cli
 from tests.integration.test_request_path import wait_for_rows
 from tests.system import RunningSystem, start_system
+from tests.unit.test_model_size import largest_event
 
 PROMPT = "Write a Python function that reverses a linked list and explain its complexity."
 PROMPTS = [f"{PROMPT} Variant {i}." for i in range(20)]
@@ -314,3 +315,20 @@ async def test_old_versions_keep_their_row_but_not_their_model(
             assert "pruned" in gone.json()["error"]["message"]
     finally:
         learner.quality.settings = own
+
+
+async def test_a_model_learned_on_every_catalog_model_reaches_every_router(
+    running: tuple[RunningSystem, RouterService],
+) -> None:
+    """The largest model the catalog can have (every model learned: its precision blocks all
+    filled), about 0.5 MB on the wire, through the learner's own publisher and the broker."""
+    system, _ = running
+    routers = _routers(running)
+    learner = system.worker("learner")
+    assert isinstance(learner, LearnerService)
+    event = largest_event(
+        load_catalog(), version=max(r.engine.quality.version or 0 for r in routers) + 1
+    )
+    assert len(event.model_dump_json()) > 400_000
+    await learner.quality.publish(event)
+    await _wait_version(routers, event.version)
