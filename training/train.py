@@ -25,7 +25,7 @@ from scipy import sparse
 from sklearn.linear_model import LogisticRegression, Ridge
 
 from shared.routing.catalog import PATTERNS
-from shared.routing.embedder import WordLlamaEmbedder, get_embedder
+from shared.routing.embedder import DIM, WordLlamaEmbedder, get_embedder
 from shared.routing.features import (
     BUCKETS,
     DENSE_SIZE,
@@ -46,6 +46,12 @@ class Settings:
 
     c: float = 4.0  # inverse regularisation of the pattern model
     per_class_cap: int = 2000  # rows per pattern at most: no pattern drowns the others
+    # Relative strength of each feature group (embedding, shares, hashed n-grams): a group
+    # scaled by s is penalised as if its regularisation were C * s^2. Only the fit sees the
+    # scale; the saved weights are rescaled, so the router computes features as before.
+    embedding_scale: float = 1.0
+    stats_scale: float = 1.0
+    hashed_scale: float = 1.0
     min_rows: int = 1  # a pattern with fewer labelled rows is left out of the model
     ridge_alpha: float = 3.0
     difficulty_cap: int = 8000  # outcome rows fitted at most (a seeded sample)
@@ -95,6 +101,17 @@ def pattern_rows(rows: list[dict[str, Any]], settings: Settings) -> list[dict[st
     return balanced(known, settings.per_class_cap, settings.seed)
 
 
+def group_scales(settings: Settings) -> npt.NDArray[np.float64]:
+    """One factor per design column: embedding, then shares, then the hashed buckets."""
+    return np.concatenate(
+        (
+            np.full(DIM, settings.embedding_scale),
+            np.full(DENSE_SIZE - DIM, settings.stats_scale),
+            np.full(BUCKETS, settings.hashed_scale),
+        )
+    )
+
+
 def fit_patterns(
     x: sparse.csr_matrix, labels: Sequence[str], settings: Settings
 ) -> tuple[list[str], LogisticRegression]:
@@ -103,7 +120,13 @@ def fit_patterns(
     model = LogisticRegression(
         C=settings.c, max_iter=1000, class_weight="balanced", solver="lbfgs", tol=1e-4
     )
-    model.fit(x, y)
+    scales = group_scales(settings)
+    if np.all(scales == 1.0):  # no rescaling: the fit sees the design matrix as it is
+        model.fit(x, y)
+        return patterns, model
+    model.fit(x @ sparse.diags(scales, format="csr"), y)
+    # Back to the unscaled features: the same scores on what prompt_features computes.
+    model.coef_ = model.coef_ * scales[None, :]
     return patterns, model
 
 
