@@ -156,6 +156,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=18191, help="ingress; upstream on port - 1")
     parser.add_argument("--prefix", default="clfbench.")
     parser.add_argument("--distinct", type=int, default=0, help="distinct prompts sent once")
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     args = parser.parse_args()
     prompts = _training_texts(args.distinct) if args.distinct else []
     url = f"http://127.0.0.1:{args.port}/v1/chat/completions"
@@ -190,7 +191,7 @@ def main() -> int:
         start([*OPTIMIZER, "serve", "ledger", "learner"])
         start([*OPTIMIZER, "serve", "ingress"])
         for round_number in range(1, args.rounds + 1):
-            for variant in VARIANTS:
+            for variant in args.variants:
                 router = start(_router_command(variant))
                 _ready(url, bodies["short"])
                 for label, body in bodies.items():

@@ -42,6 +42,7 @@ from shared.routing.features import (
     token_buckets,
     words_grams,
 )
+from shared.routing.heap import hand_back_freed_heap
 from shared.routing.prompt_model import Matrix, PromptModel
 
 # Chunks remembered (about 400 bytes each, row included); a fresh table past this, so memory
@@ -131,6 +132,7 @@ class ChunkScorer:
                 # A reader holding the old table still sees consistent rows.
                 missing = list(dict.fromkeys(chunks))
                 table = self._table = self._fresh_table(len(missing))
+                hand_back_freed_heap()  # the old table's entries, once nobody reads it
             self._learn(table, missing)
         return table, [table.index[chunk] for chunk in chunks]
 

@@ -20,8 +20,6 @@ Measured in docs/classifier.md (`python -m training.evaluate`, bench/bench_class
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -30,6 +28,7 @@ import numpy as np
 from schemas.messages import ChatMessage
 from shared.routing.chunk_scores import chunk_scorer
 from shared.routing.embedder import FloatVector, get_embedder
+from shared.routing.heap import hand_back_freed_heap
 from shared.routing.prompt_model import Prediction, PromptModel, load_model
 
 _CONTEXT_WEIGHT = 0.5  # earlier turns and the system prompt
@@ -82,8 +81,7 @@ def preload() -> None:
     back to the system the heap that loading freed: parsing the tokenizer and the artifact
     leaves about 12 MB that glibc would otherwise keep mapped in the process."""
     analyse("preload")
-    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do this way
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    hand_back_freed_heap()
 
 
 def classify(messages: Sequence[ChatMessage] | str, *, evidence: bool = True) -> Classification:

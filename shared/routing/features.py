@@ -6,7 +6,8 @@ Three groups, all cheap:
   of the character 2-, 3- and 4-grams of each word (lower-cased, with a space either side).
   Character n-grams need no vocabulary, so they carry any language and script ("poema" shares
   " poe" with "poem", "Gedicht" shares "dicht" with "Dichter"); a word's n-grams are computed
-  once and remembered, so a prompt costs a look-up per word;
+  once and remembered (the router's hot path keeps summed weights per chunk of text instead:
+  `shared.routing.chunk_scores`, with `words_grams` for text it has not seen);
 - shares of character classes (digits, operators, code symbols, line structure, non-Latin
   scripts) and the length: code and math look different from prose in any language.
 Each hashed group is weighted 1/sqrt(its count), so that long prompts do not shout.
