@@ -447,10 +447,12 @@ class ListLearningRuns(Intent):
 class FitQualityModel(Intent):
     """Command: add the ratings that came since the active quality model was fitted, as a new
     version. `dry_run` reports the rows it would use and how recent traffic would move between
-    models, and writes nothing."""
+    models, and writes nothing. `full` refits from the catalog priors on every stored rating at
+    its latest value (a re-rating replaces what it superseded) instead."""
 
     action: Literal["fit_model"] = "fit_model"
     dry_run: bool = True
+    full: bool = False
 
 
 class RestoreQualityModel(Intent):

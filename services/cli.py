@@ -28,8 +28,15 @@ def _parser() -> argparse.ArgumentParser:
     restore.add_argument("version", type=int)
     model = sub.add_parser("model", help="the learned quality model: dry-run, apply, restore")
     actions = model.add_subparsers(dest="model_command", required=True)
-    actions.add_parser("dry-run", help="rows a fit would add and the traffic it would move")
-    actions.add_parser("apply", help="fit the ratings since the active version: a new version")
+    for name, text in (
+        ("dry-run", "rows a fit would add and the traffic it would move"),
+        ("apply", "fit the ratings since the active version: a new version"),
+    ):
+        fit = actions.add_parser(name, help=text)
+        fit.add_argument(
+            "--full", action="store_true",
+            help="refit from the priors on every stored rating, each at its latest value",
+        )  # fmt: skip
     model_restore = actions.add_parser("restore", help="make an earlier version current")
     model_restore.add_argument("version", type=int)
     actions.add_parser("list", help="the versions, newest first")

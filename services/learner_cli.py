@@ -21,7 +21,7 @@ async def _model_command(args: argparse.Namespace, quality: QualityLearner) -> d
         return await quality.restore(args.version)
     if args.model_command == "list":
         return {"versions": await quality.versions()}
-    return await quality.fit(dry_run=args.model_command == "dry-run", trigger="cli")
+    return await quality.fit(dry_run=args.model_command == "dry-run", trigger="cli", full=args.full)
 
 
 async def run_learner_command(args: argparse.Namespace, settings: Settings) -> int:

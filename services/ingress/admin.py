@@ -103,10 +103,13 @@ async def restore(
 
 
 @router.post("/learning/model/fit")
-async def fit_model(request: Request, dry_run: bool = Query(default=True)) -> dict[str, Any]:
+async def fit_model(
+    request: Request, dry_run: bool = Query(default=True), full: bool = Query(default=False)
+) -> dict[str, Any]:
     """Add the ratings since the active quality model as a new version; `dry_run=true` says
-    how many it would add and how recent traffic would move between models, writing nothing."""
-    return await _learner(request, FitQualityModel(dry_run=dry_run))
+    how many it would add and how recent traffic would move between models, writing nothing.
+    `full=true` refits from the priors on every stored rating at its latest value."""
+    return await _learner(request, FitQualityModel(dry_run=dry_run, full=full))
 
 
 @router.post("/learning/model/restore")

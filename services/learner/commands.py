@@ -58,7 +58,7 @@ async def _runs(_: ListLearningRuns, deps: Deps) -> dict[str, Any]:
 
 
 async def _fit_model(command: FitQualityModel, deps: Deps) -> dict[str, Any]:
-    return await deps.quality.fit(dry_run=command.dry_run, trigger="api")
+    return await deps.quality.fit(dry_run=command.dry_run, trigger="api", full=command.full)
 
 
 async def _restore_model(command: RestoreQualityModel, deps: Deps) -> dict[str, Any]:
@@ -85,4 +85,3 @@ COMMANDS: Table[Deps] = {
     SendCurrentQualityModel: _current_model,
     ListQualityModels: _models,
 }
-

@@ -97,13 +97,17 @@ class QualityLearner:
         self.catalog = catalog
         self.publish = publish
 
-    async def fit(self, *, dry_run: bool, trigger: str = "api") -> dict[str, Any]:
-        """Add the ratings since the active version; a new version unless `dry_run`."""
+    async def fit(
+        self, *, dry_run: bool, trigger: str = "api", full: bool = False
+    ) -> dict[str, Any]:
+        """Add the ratings since the active version; a new version unless `dry_run`. `full`:
+        start from the catalog priors and read every stored rating instead, each once at its
+        latest value, so that re-ratings replace what they superseded (docs/learning.md)."""
         async with self.pool.acquire() as conn:
             if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", MODEL_LOCK_KEY):
                 return {"status": "busy", "detail": "another fit or restore is running"}
             try:
-                result, event = await self._fit_locked(conn, dry_run, trigger)
+                result, event = await self._fit_locked(conn, dry_run, trigger, full)
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", MODEL_LOCK_KEY)
         MODEL_FITS.labels(result["status"]).inc()
@@ -113,16 +117,19 @@ class QualityLearner:
         return result
 
     async def _fit_locked(
-        self, conn: asyncpg.Connection, dry_run: bool, trigger: str
+        self, conn: asyncpg.Connection, dry_run: bool, trigger: str, full: bool
     ) -> tuple[dict[str, Any], QualityModelPublished | None]:
         parent = await quality_store.active(conn)
         current, since = self._start_from(parent)
+        # The diff compares with the model in force; a full refit adds to the priors instead.
+        start = QualityModel.prior(self.catalog) if full else current
+        since = _BEGINNING if full else since
         until = await quality_store.database_now(conn) - RATING_SETTLE
         clock = time.perf_counter()
         batches = await self._new_batches(conn, since, until)
         rows_used = sum(len(y) for _, y in batches.values())
         read = time.perf_counter()
-        proposed = retrain_arrays(current, batches)
+        proposed = retrain_arrays(start, batches)
         fitted = time.perf_counter()
         diff = await self._diff(conn, current, proposed)
         seconds = {
@@ -137,6 +144,7 @@ class QualityLearner:
             "fitted_from": since.isoformat() if since > _BEGINNING else None,
             "fitted_through": until.isoformat(),
             "context_version": CONTEXT_NUMBER,
+            "full": full,
             "diff": diff,
         }
         if dry_run:

@@ -199,6 +199,9 @@ async def test_the_cli_dry_runs_applies_lists_and_restores(
     routers = _routers(running)
     code, dry = await asyncio.to_thread(_cli, own, "model", "dry-run")
     assert code == 0 and dry["status"] == "dry_run" and dry["written"] is False
+    code, full = await asyncio.to_thread(_cli, own, "model", "dry-run", "--full")
+    # From the priors, every rating (older than the CLI's own 10-second settle time).
+    assert code == 0 and full["full"] is True and full["fitted_from"] is None
     code, listed = await asyncio.to_thread(_cli, own, "model", "list")
     assert code == 0
     newest = listed["versions"][0]["version"]

@@ -173,3 +173,32 @@ async def test_the_dry_run_diff_applies_each_keys_rules_and_leaves_forced_reques
     # Each key's requests stay within its models: nothing can move.
     assert diff["before"] == diff["after"] == {MODEL: 3, "simulated-premium": 3}
     assert diff["moved"] == 0
+
+
+async def test_a_full_refit_learns_each_request_once_at_its_latest_rating(
+    learner: QualityLearner,
+) -> None:
+    pool = learner.pool
+    rated = [await _request(pool, seed) for seed in range(4)]
+    for request_id in rated:
+        await _rate(pool, request_id, 1)
+    assert (await _fit(learner))["rows_used"] == 4
+    await _rate(pool, rated[0], 5)
+    await _rate(pool, rated[1], 5)
+    incremental = await learner.fit(dry_run=True)
+    assert incremental["rows_used"] == 2 and incremental["full"] is False
+    full = await learner.fit(dry_run=False, full=True)
+    assert full["status"] == "applied" and full["full"] is True
+    assert full["rows_used"] == 4 and full["fitted_from"] is None and full["parent_version"] == 1
+    assert await _learned(pool, full["version"]) == 4, "4 requests, 4 ratings: none superseded"
+    # The same model as the priors fitted on the latest values alone.
+    refit = QualityModel.from_bytes(
+        await pool.fetchval("SELECT model FROM quality_models WHERE version = $1", full["version"])
+    )
+    x = np.stack([_vector(seed).astype(np.float16).astype(np.float64) for seed in range(4)])
+    y = np.array([1.0, 1.0, 0.0, 0.0])
+    prior = QualityModel.prior(learner.catalog)
+    expected = prior.updated_arrays({list(prior.model_ids).index(MODEL): (x, y)})
+    np.testing.assert_allclose(refit.mean, expected.mean, rtol=1e-9, atol=1e-12)
+    # Incremental fits go on from the refit's watermark.
+    assert (await _fit(learner))["status"] == "unchanged"
