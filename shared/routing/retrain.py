@@ -84,6 +84,7 @@ def retrain(evidence: Iterable[ModelStats], catalog: Catalog, rule: RetrainRule)
 
 def retrain_quality_model(model: QualityModel, new_outcomes: Iterable[Outcome]) -> QualityModel:
     """The bandit's retrain step: the current posterior updated with the ratings since it was
-    fitted (incremental: each outcome is learned once). Returns a new model, version unchanged:
-    the caller sets the version it publishes (`QualityModel.with_version`)."""
+    fitted (incremental: each rating given is learned by one fit; a re-rating is a new
+    outcome). Returns a new model, version unchanged: the caller sets the version it publishes
+    (`QualityModel.with_version`)."""
     return model.updated(new_outcomes)
