@@ -11,6 +11,7 @@ from shared.routing.bandit.chooser import choose
 from shared.routing.bandit.context import CONTEXT_SIZE, EMBEDDING_SLICE, PATTERN_SLICE
 from shared.routing.bandit.logits import LogitPosterior
 from shared.routing.bandit.outcomes import Outcome
+from shared.routing.bandit.params import BanditParams
 from shared.routing.bandit.quality_model import QualityModel
 from shared.routing.catalog import Catalog, ModelSpec
 
@@ -82,8 +83,9 @@ def test_moments_are_those_of_the_full_posterior(learned: QualityModel) -> None:
 
 
 def test_greedy_choice_is_the_plain_rule_on_the_mean_logits(learned: QualityModel) -> None:
-    """The cheapest candidate whose sigmoid(mean logit) reaches target x the best, computed in
-    float64 from the stored mean: the same model on random contexts, candidates and targets."""
+    """The cheapest candidate whose sigmoid(mean logit) reaches the target's per-prompt bar x the
+    best, computed in float64 from the stored mean: the same model on random contexts,
+    candidates and targets."""
     rng = np.random.default_rng(2)
     ids = list(learned.model_ids)
     for i, x in enumerate(contexts(rng, 400)):
@@ -95,7 +97,9 @@ def test_greedy_choice_is_the_plain_rule_on_the_mean_logits(learned: QualityMode
         quality = 1 / (1 + np.exp(-mean))
         best = quality.max()
         expected = min(
-            (costs[m], m) for m, q in zip(ids, quality, strict=True) if q >= target * best
+            (costs[m], m)
+            for m, q in zip(ids, quality, strict=True)
+            if q >= BanditParams().bar(target) * best
         )[1]
         chosen = choose(CATALOG.models, learned, x, target, random.Random(0), None, costs=costs)
         assert chosen.model_id == expected

@@ -35,7 +35,7 @@ class BanditParams:
     """
 
     quality_target: float = 0.95
-    target_slack: float = 1.0
+    target_slack: float = 1.2
     prior_sd_pattern: float = 1.0
     prior_sd_shared: float = 1.0
     prior_sd_embedding: float = 0.3
