@@ -37,9 +37,9 @@ TAIL_CHARS = 500
 _MEMO_LIMIT = 20_000
 _ID_BYTES = np.dtype("<i4")
 # Float32 rows kept for the tokens seen (1 KB each; 5,000 prompts of the training data use
-# about 7,200 distinct tokens). With the word memo and the chunk table (shared.routing.
-# chunk_scores) the memos stay under about 17 MB whatever the traffic (22,000 distinct
-# training prompts: bench/classifier_in_router.py, docs/classifier.md).
+# about 7,200 distinct tokens; past this the rows start afresh). With the word memo and the
+# chunk table (shared.routing.chunk_scores) the memos stay under about 17 MB whatever the
+# traffic (22,000 distinct training prompts: bench/classifier_in_router.py, docs/classifier.md).
 ROW_CACHE = 6144
 
 # A word is a run of letters, a run of digits, a run of other symbols, or one CJK / kana /
@@ -94,42 +94,61 @@ def _read_tensor(path: Path, name: str) -> npt.NDArray[np.float16]:
 _HALF_TO_SINGLE = np.arange(1 << 16, dtype=np.uint16).view(np.float16).astype(np.float32)
 
 
+class _Kept:
+    """One generation of kept rows: token -> slot (-1: none) and the float32 rows."""
+
+    def __init__(self, tokens: int, capacity: int, dim: int) -> None:
+        # Zeroed memory is mapped lazily: only the rows filled so far take resident pages.
+        self.rows = np.zeros((capacity, dim), dtype=np.float32)
+        self.slot = np.full(tokens, -1, dtype=np.int32)
+        self.filled = 0
+
+
 class _FloatRows:
-    """Rows of a float16 table as float32, the rows of tokens seen kept converted (at most
-    `capacity`, first come; beyond that converted on each use). The values are the table's
-    exactly, so sums over them are the same to the bit as over a float32 copy."""
+    """Rows of a float16 table as float32, the rows of tokens seen kept converted: at most
+    `capacity`; when full it starts afresh with the prompt at hand, so the tokens in use are
+    the ones kept. The values are the table's exactly, so sums over them are the same to the bit
+    as over a float32 copy."""
 
     def __init__(self, table: npt.NDArray[np.float16], capacity: int) -> None:
         self._table = table
-        # Zeroed memory is mapped lazily: only the rows filled so far take resident pages.
-        self._rows = np.zeros((min(capacity, len(table)), table.shape[1]), dtype=np.float32)
-        self._slot = np.full(len(table), -1, dtype=np.int32)  # token -> row, -1: none yet
-        self._filled = 0
+        self._capacity = min(capacity, len(table))
+        self._kept = self._fresh()
         self._lock = threading.Lock()
 
+    def _fresh(self) -> _Kept:
+        return _Kept(len(self._table), self._capacity, self._table.shape[1])
+
     def __call__(self, ids: IntVector) -> npt.NDArray[np.float32]:
-        slots = self._slot[ids]
+        kept = self._kept  # one generation throughout: a reader never mixes two
+        slots = kept.slot[ids]
         if (slots < 0).any():
-            if self._filled < len(self._rows):
-                self._keep(np.unique(ids[slots < 0]))
-                slots = self._slot[ids]
+            kept = self._keep(ids)
+            slots = kept.slot[ids]
             absent = slots < 0
-            if absent.any():  # no room left: convert these on the fly
-                rows = np.empty((ids.size, self._rows.shape[1]), dtype=np.float32)
-                rows[~absent] = self._rows[slots[~absent]]
+            if absent.any():  # more distinct tokens than room: convert these on the fly
+                rows = np.empty((ids.size, self._table.shape[1]), dtype=np.float32)
+                rows[~absent] = kept.rows[slots[~absent]]
                 # Through a table of every float16 bit pattern: 3 times numpy's own cast.
                 rows[absent] = _HALF_TO_SINGLE.take(self._table.view(np.uint16)[ids[absent]])
                 return rows
-        found: npt.NDArray[np.float32] = self._rows[slots]
+        found: npt.NDArray[np.float32] = kept.rows[slots]
         return found
 
-    def _keep(self, new: IntVector) -> None:
+    def _keep(self, ids: IntVector) -> _Kept:
+        """Keep the rows of `ids` not kept yet (afresh when they do not fit); the generation."""
         with self._lock:
-            new = new[self._slot[new] < 0][: len(self._rows) - self._filled]
-            end = self._filled + new.size
-            self._rows[self._filled : end] = self._table[new]
-            self._slot[new] = np.arange(self._filled, end)  # after the rows: readers see them
-            self._filled = end
+            kept = self._kept
+            new = np.unique(ids[kept.slot[ids] < 0])
+            if kept.filled + new.size > self._capacity:
+                kept = self._kept = self._fresh()
+                new = np.unique(ids)
+            new = new[: self._capacity - kept.filled]
+            end = kept.filled + new.size
+            kept.rows[kept.filled : end] = self._table[new]
+            kept.slot[new] = np.arange(kept.filled, end)  # after the rows: readers see them
+            kept.filled = end
+            return kept
 
 
 @dataclass(frozen=True, slots=True)
