@@ -7,7 +7,7 @@
             print(part.delta if isinstance(part, RouteChunk) else part.cost_usd)
         await client.submit_feedback(result.request_id, quality_score=5, is_correct=True)
 
-It speaks the contract of schemas/messages.py (docs/asyncapi.json) through
+It speaks the contract of schemas.messages (docs/asyncapi.json) through
 shared/messaging/direct.py, the ingress's own RPC on aio-pika: one exclusive reply queue per
 client and a future per correlation id, so any number of calls may be in flight at once. The
 bus is a trusted boundary: whoever holds broker credentials may publish, so API key limits
