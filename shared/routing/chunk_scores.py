@@ -89,6 +89,7 @@ class ChunkScorer:
         self._embedder = embedder
         self._outputs = len(model.patterns) + 1
         self._limit = limit
+        self._no_table = _Table(0, 2 * self._outputs + 1)  # in between two tables
         self._table = self._fresh_table()
         self._lock = threading.Lock()
 
@@ -125,12 +126,14 @@ class ChunkScorer:
         entries = [index.get(chunk) for chunk in chunks]
         if None not in entries:
             return table, entries  # type: ignore[return-value]  # no None in it
+        del index  # a full table must be gone before the next is made (peak RSS)
         with self._lock:
             table = self._table
             missing = [c for c in dict.fromkeys(chunks) if c not in table.index]
             if len(table.index) + len(missing) > len(table.rows):
                 # A reader holding the old table still sees consistent rows.
                 missing = list(dict.fromkeys(chunks))
+                table = self._table = self._no_table  # the full one goes before the next
                 table = self._table = self._fresh_table(len(missing))
                 hand_back_freed_heap()  # the old table's entries, once nobody reads it
             self._learn(table, missing)

@@ -113,6 +113,7 @@ class _FloatRows:
     def __init__(self, table: npt.NDArray[np.float16], capacity: int) -> None:
         self._table = table
         self._capacity = min(capacity, len(table))
+        self._none = _Kept(len(table), 0, table.shape[1])  # in between two generations
         self._kept = self._fresh()
         self._lock = threading.Lock()
 
@@ -123,6 +124,7 @@ class _FloatRows:
         kept = self._kept  # one generation throughout: a reader never mixes two
         slots = kept.slot[ids]
         if (slots < 0).any():
+            del kept  # a full generation must be gone before the next is made (peak RSS)
             kept = self._keep(ids)
             slots = kept.slot[ids]
             absent = slots < 0
@@ -141,6 +143,7 @@ class _FloatRows:
             kept = self._kept
             new = np.unique(ids[kept.slot[ids] < 0])
             if kept.filled + new.size > self._capacity:
+                kept = self._kept = self._none  # the full one goes first, then the next
                 kept = self._kept = self._fresh()
                 new = np.unique(ids)
             new = new[: self._capacity - kept.filled]
