@@ -1,7 +1,8 @@
 """How a prompt's context vector travels and is stored: float16, little endian, base64 on the bus.
 
 The router encodes the vector it decided with into `RouteCompleted.features`; the ledger stores
-the bytes (`request_features`); the learner decodes them to fit the quality model. Half
+the bytes (`request_features`); the learner reads them back to fit the quality model
+(`services.learner.copy_rows`, many at once; `decode_features` one at a time). Half
 precision keeps a row small (2 bytes a number) and loses nothing the model can use: its inputs
 are probabilities, shares and log lengths, all well inside float16's range and ~3 digits.
 """
@@ -38,12 +39,3 @@ def stored_bytes(encoded: str) -> bytes:
 def decode_features(stored: bytes) -> npt.NDArray[np.float32]:
     """A stored vector back as float32, ready for the quality model."""
     return np.frombuffer(stored, dtype=_WIRE).astype(np.float32)
-
-
-def decode_rows(stored: list[bytes], width: int) -> npt.NDArray[np.float64]:
-    """Stored vectors of `width` numbers each as one (n, width) matrix (one copy, no object
-    per row). ValueError when one has another size."""
-    if any(len(raw) != 2 * width for raw in stored):
-        raise ValueError(f"a stored vector does not hold {width} float16 numbers")
-    flat = np.frombuffer(b"".join(stored), dtype=_WIRE)
-    return flat.reshape(len(stored), width).astype(np.float64)

@@ -23,7 +23,6 @@ from shared.routing.catalog import load_catalog
 from shared.routing.retrain import retrain_quality_model
 from shared.routing.stored_features import (
     decode_features,
-    decode_rows,
     encode_features,
     stored_bytes,
 )
@@ -110,15 +109,6 @@ def test_the_largest_vector_fits_the_schema_and_the_column() -> None:
     assert len(stored_bytes(event.features)) == 2048  # the column's CHECK
     validator = jsonschema.Draft202012Validator(json_schema("RouteCompleted"))
     assert not list(validator.iter_errors(json.loads(event.model_dump_json())))
-
-
-def test_stored_rows_decode_as_one_matrix_and_a_wrong_size_is_refused() -> None:
-    rows = [np.array([i, 0.5, -1], dtype=np.float32) for i in range(4)]
-    matrix = decode_rows([stored_bytes(encode_features(r)) for r in rows], 3)
-    assert matrix.shape == (4, 3) and matrix.dtype == np.float64
-    np.testing.assert_allclose(matrix, np.stack(rows))
-    with pytest.raises(ValueError):
-        decode_rows([stored_bytes(encode_features([1.0, 2.0]))], 3)
 
 
 def test_the_learner_fits_arrays_exactly_as_the_retrain_step_fits_outcomes() -> None:
