@@ -6,9 +6,13 @@ median (p50) and p90 over all calls are printed, for:
   ARC prompts (about 2,000) when the evaldata folder has them;
 - prompts cut to exactly 200 and 8,000 characters (the goals: <= 0.2 ms and <= 1 ms at p50);
 - and, apart, each prompt's first call (memos filling: tokenizer calls, per-chunk sums), and
-  calls without the token evidence (`classify(..., evidence=False)`, the router's hot path).
+  calls without the token evidence (`classify(..., evidence=False)`, the router's hot path);
+- prompts the router has never seen, as it meets them in real traffic (`--never-seen N`): the
+  training set's distinct texts in a fixed shuffled order, the first N classified once to warm
+  the memos as earlier traffic would, then each of the next ones once, cut to 200 characters
+  or joined to 8,000, as the router calls it (no token evidence).
 
-    .venv/bin/python bench/bench_classifier.py [--evaldata DIR] [--repeat ROUNDS]
+    .venv/bin/python bench/bench_classifier.py [--evaldata DIR] [--repeat ROUNDS] [--never-seen N]
 """
 
 from __future__ import annotations
@@ -16,14 +20,18 @@ from __future__ import annotations
 import argparse
 import ast
 import csv
+import gzip
 import json
+import random
 import statistics
 import time
 from pathlib import Path
 
 from shared.routing.classifier import classify
 
-DEFAULT_EVALDATA = Path(__file__).resolve().parents[2] / "shared" / "evaldata"
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_EVALDATA = ROOT.parent / "shared" / "evaldata"
+TRAINING_TEXTS = ROOT / "training" / "data" / "train.jsonl.gz"
 
 
 def prompts(evaldata: Path) -> dict[str, list[str]]:
@@ -62,11 +70,46 @@ def measure(texts: list[str], rounds: int, *, evidence: bool = True) -> list[flo
     return timings
 
 
+def never_seen(warm_up: int) -> None:
+    """CPU per call of prompts met once each, after `warm_up` other prompts filled the memos."""
+    with gzip.open(TRAINING_TEXTS, "rt", encoding="utf-8") as handle:
+        texts = list(dict.fromkeys(str(json.loads(line)["text"]) for line in handle))
+    random.Random(14).shuffle(texts)
+    for text in texts[:warm_up]:
+        classify(text, evidence=False)
+    unseen = texts[warm_up:]
+    at_200 = [text[:200] for text in unseen[:2000] if len(text) >= 200]
+    at_8000, joined = [], ""
+    for text in unseen[2000:]:
+        joined += text + "\n"
+        if len(joined) >= 8000:
+            at_8000.append(joined[:8000])
+            joined = ""
+            if len(at_8000) == 200:
+                break
+    for label, cut in (("200 chars", at_200), ("8000 chars", at_8000)):
+        timings = sorted(measure(cut, 1, evidence=False))
+        p90 = timings[int(len(timings) * 0.9)]
+        print(
+            f"never seen, {label} (after {warm_up} other prompts): {len(cut)} prompts, "
+            f"router path p50 {statistics.median(timings):.0f} us, p90 {p90:.0f} us"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--evaldata", type=Path, default=DEFAULT_EVALDATA)
     parser.add_argument("--repeat", type=int, default=20, help="rounds over all prompts")
+    parser.add_argument(
+        "--never-seen",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also time prompts never seen, after N others warmed the memos (e.g. 3000)",
+    )
     args = parser.parse_args(argv)
+    if args.never_seen:
+        never_seen(args.never_seen)  # before the sets below fill the memos
     for label, texts in prompts(args.evaldata).items():
         if not texts:
             continue

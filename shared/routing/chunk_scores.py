@@ -1,20 +1,24 @@
-"""The classifier's hot path: `PromptModel.scores(prompt_features(...))` from sums kept per chunk.
+"""The classifier's hot path: `PromptModel.scores(prompt_features(...))` from sums kept per word.
 
 The hashed part of the score is linear: a prompt's hashed token unigrams and character n-grams
-are the union of those of its words, so their weight rows can be summed once per piece of text
-and remembered. The piece is a whitespace-separated chunk ("function," or "(x)"), not a word:
-`str.split` costs about a tenth of the word regex, and since no word contains whitespace, a
-prompt's words are its chunks' words in order (`embedder.words_of`).
+are the union of those of its words, so each word's weight rows are summed once and kept, one
+row per word: [its n-gram rows summed | their count | its token unigram rows summed | their
+count]. A prompt is read as whitespace-separated chunks ("function," or "(x)"): `str.split`
+costs about a tenth of the word regex, and since no word holds whitespace, a prompt's words
+are its chunks' words in order (`embedder.words_of`). One table maps a chunk to its words' row
+numbers and its token ids (int32 bytes, one object); a chunk of one word is that word's entry.
 
-Per chunk it keeps the token ids (int32 bytes) and one row [character n-gram rows summed |
-unigram rows summed | n-gram count]. A prompt then costs a split, a dict look-up per chunk, one
-gather-and-sum of those rows, and what does not decompose by chunk: token bigrams (they cross
-chunk boundaries), the embedding (normalised over the whole prompt), the character shares.
-Each group's 1/sqrt(count) weight multiplies the group's total, as in the reference.
+A prompt then costs a split, a dict look-up per chunk, one gather-and-sum of its words' rows,
+and what does not decompose by word: token bigrams (they cross words), the embedding
+(normalised over the whole prompt), the character shares. Each group's 1/sqrt(count) weight
+multiplies the group's total, as in the reference. A chunk not seen yet costs its words'
+look-ups; only words not seen yet go through the tokenizer and the n-gram hashing, all of a
+prompt's new words in one pass of a few numpy calls (`features.spans_grams`, then one gather
+and one segment sum).
 
 Sums are float64, so scores equal the reference's up to float32 rounding
 (tests/unit/test_chunk_scores.py). Everything is computed from the loaded model's weights on
-first sight of a chunk: a retrained artifact needs no change here.
+first sight of a word: a retrained artifact needs no change here.
 """
 
 from __future__ import annotations
@@ -36,20 +40,23 @@ from shared.routing.embedder import (
     words_of,
 )
 from shared.routing.features import (
+    BUCKETS,
     bigram_buckets,
     group_weight,
+    spans_grams,
     text_stats,
     token_buckets,
-    words_grams,
 )
 from shared.routing.heap import hand_back_freed_heap
 from shared.routing.prompt_model import Matrix, PromptModel
 
-# Chunks remembered (about 400 bytes each, row included); a fresh table past this, so memory
-# stays bounded whatever the traffic.
-CHUNK_LIMIT = 10_000
+# Entries remembered (chunks and words, about 200 bytes each) and word rows (176 bytes each);
+# a fresh table past either, so memory stays bounded whatever the traffic.
+ENTRY_LIMIT = 20_000
+WORD_LIMIT = 16_384
 
 Sums = npt.NDArray[np.float64]
+_INT32 = np.dtype("<i4")  # row numbers and token ids, as bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,109 +69,128 @@ class Scored:
 
 
 class _Table:
-    """One generation of remembered chunks: chunk -> (row, token ids as int32 bytes)."""
+    """One generation: chunk or word -> its entry, and the words' rows. An entry is int32
+    bytes: for each word in order, its row number r stored as ~r (negative, so told apart from
+    token ids), then its token ids. One bytes object per entry: a tuple of two would take
+    about 100 bytes more each."""
 
-    def __init__(self, limit: int, width: int) -> None:
-        self.index: dict[str, tuple[int, bytes]] = {}
+    def __init__(self, words: int, width: int) -> None:
+        self.index: dict[str, bytes] = {}
         # Zeroed memory is mapped lazily: only the rows filled so far take resident pages.
-        self.rows: Sums = np.zeros((limit, width))
-
-
-def _segment_sums(rows: Matrix, lengths: IntVector) -> Sums:
-    """Sums of consecutive runs of `rows` of the given lengths (a length may be 0)."""
-    running = np.zeros((rows.shape[0] + 1, rows.shape[1]))
-    np.cumsum(rows, axis=0, dtype=np.float64, out=running[1:])
-    ends = np.cumsum(lengths)
-    sums: Sums = running[ends] - running[ends - lengths]
-    return sums
+        self.rows: Sums = np.zeros((words, width))
+        self.filled = 0
 
 
 class ChunkScorer:
-    """Scores texts with one model; thread-safe (learning new chunks takes a lock)."""
+    """Scores texts with one model; thread-safe (learning new words takes a lock)."""
 
     def __init__(
-        self, model: PromptModel, embedder: WordLlamaEmbedder, limit: int = CHUNK_LIMIT
+        self,
+        model: PromptModel,
+        embedder: WordLlamaEmbedder,
+        limit: int = ENTRY_LIMIT,
+        word_limit: int = WORD_LIMIT,
     ) -> None:
         self._model = model
         self._embedder = embedder
-        self._outputs = len(model.patterns) + 1
-        self._limit = limit
-        self._no_table = _Table(0, 2 * self._outputs + 1)  # in between two tables
+        outputs = self._outputs = len(model.patterns) + 1
+        # Rows with a count column; index BUCKETS is a zero row, for the n-grams that cross a
+        # word's edge (`spans_grams`) and the padding of empty token lists.
+        self._hashed = model.hashed
+        vocabulary = len(embedder.table)
+        self._empty_ids = np.asarray([vocabulary], dtype=_INT32).tobytes()
+        self._unigram = np.append(token_buckets(np.arange(vocabulary)), BUCKETS)
+        self._limit, self._word_limit = limit, word_limit
+        self._no_table = _Table(0, 2 * (outputs + 1))  # in between two tables
         self._table = self._fresh_table()
         self._lock = threading.Lock()
 
     def _fresh_table(self, at_least: int = 0) -> _Table:
-        return _Table(max(self._limit, at_least), 2 * self._outputs + 1)
+        return _Table(max(self._word_limit, at_least), 2 * (self._outputs + 1))
 
     def score(self, text: str) -> Scored:
         chunks = clip(text).split()
-        table, entries = self._entries(chunks)
-        outputs = self._outputs
-        if entries:
-            rows, blobs = zip(*entries, strict=True)
-            summed = table.rows.take(rows, axis=0).sum(axis=0)
-            ids = np.frombuffer(b"".join(blobs), dtype=np.int32).astype(np.int64)
+        table = self._table
+        found = list(map(table.index.get, chunks))
+        if None in found:
+            del table  # a full table must be gone before the next is made (peak RSS)
+            table, entries = self._learn(chunks)
         else:
-            summed, ids = np.zeros(2 * outputs + 1), np.zeros(0, dtype=np.int64)
-        grams, tokens, gram_count = summed[:outputs], summed[outputs:-1], int(summed[-1])
+            entries = found  # type: ignore[assignment]  # no None in it
+        packed = np.frombuffer(b"".join(entries), dtype=_INT32)
+        is_row = packed < 0
+        summed = table.rows.take(~packed[is_row], axis=0).sum(axis=0)
+        ids = packed[~is_row].astype(np.int64)
+        outputs = self._outputs
+        grams, tokens = summed[: outputs + 1], summed[outputs + 1 : -1]
         if ids.size > 1:
-            grams = grams + self._model.sparse[bigram_buckets(ids)].sum(axis=0, dtype=np.float64)
-            gram_count += ids.size - 1
+            bigrams = self._hashed.take(bigram_buckets(ids), axis=0)
+            grams = grams + bigrams.sum(axis=0, dtype=np.float64)
         embedding = self._embedder.embed_ids(ids)
         dense = np.concatenate((embedding, text_stats(text))).astype(np.float32, copy=False)
         scores = (
             (self._model.dense @ dense + self._model.bias)
             + tokens * group_weight(ids.size)
-            + grams * group_weight(gram_count)
+            + grams[:-1] * group_weight(int(grams[-1]))
         )
         return Scored(scores.astype(np.float32), embedding, ids)
 
-    def _entries(self, chunks: list[str]) -> tuple[_Table, list[tuple[int, bytes]]]:
-        """The table and each chunk's entry, learning the chunks not seen yet."""
-        table = self._table
-        index = table.index
-        entries = [index.get(chunk) for chunk in chunks]
-        if None not in entries:
-            return table, entries  # type: ignore[return-value]  # no None in it
-        del index  # a full table must be gone before the next is made (peak RSS)
+    def _learn(self, chunks: list[str]) -> tuple[_Table, list[bytes]]:
+        """The table and each chunk's entry, learning the chunks and words not seen yet."""
         with self._lock:
             table = self._table
             missing = [c for c in dict.fromkeys(chunks) if c not in table.index]
-            if len(table.index) + len(missing) > len(table.rows):
+            per_chunk = list(map(words_of, missing))
+            found = itertools.chain.from_iterable(per_chunk)
+            new = [w for w in dict.fromkeys(found) if w not in table.index]
+            if len(table.index) + len(missing) + len(new) > self._limit or table.filled + len(
+                new
+            ) > len(table.rows):
                 # A reader holding the old table still sees consistent rows.
                 missing = list(dict.fromkeys(chunks))
+                per_chunk = list(map(words_of, missing))
+                new = list(dict.fromkeys(itertools.chain.from_iterable(per_chunk)))
                 table = self._table = self._no_table  # the full one goes before the next
-                table = self._table = self._fresh_table(len(missing))
+                table = self._table = self._fresh_table(len(new))
                 hand_back_freed_heap()  # the old table's entries, once nobody reads it
-            self._learn(table, missing)
-        return table, [table.index[chunk] for chunk in chunks]
+            if new:
+                self._learn_words(table, new)
+            index = table.index
+            for chunk, found_words in zip(missing, per_chunk, strict=True):
+                if len(found_words) > 1:  # a chunk of one word is that word (and its entry)
+                    index[chunk] = b"".join(map(index.__getitem__, found_words))
+            return table, list(map(index.__getitem__, chunks))
 
-    def _learn(self, table: _Table, chunks: list[str]) -> None:
-        """Sum the hashed rows of each chunk's words into the table's next free rows."""
-        per_chunk = [words_of(chunk) for chunk in chunks]
-        found = list(itertools.chain.from_iterable(per_chunk))
-        word_ends = np.cumsum([len(words) for words in per_chunk], dtype=np.int64)
-        blobs = self._embedder.word_id_bytes(found)  # each word's token ids, int32 bytes
-        ids = np.frombuffer(b"".join(blobs), dtype=np.int32).astype(np.int64)
-        id_counts = np.fromiter(map(len, blobs), np.int64, len(blobs)) // 4
-        token_counts = _per_chunk(id_counts, word_ends)
-        grams, gram_counts = words_grams(found)
-        gram_counts = _per_chunk(gram_counts, word_ends)
-        sparse, outputs, start = self._model.sparse, self._outputs, len(table.index)
-        block = table.rows[start : start + len(chunks)]
-        block[:, :outputs] = _segment_sums(sparse[grams], gram_counts)
-        block[:, outputs:-1] = _segment_sums(sparse[token_buckets(ids)], token_counts)
-        block[:, -1] = gram_counts
-        bounds = np.concatenate(([0], word_ends)).tolist()
-        for i, chunk in enumerate(chunks):
-            table.index[chunk] = (start + i, b"".join(blobs[bounds[i] : bounds[i + 1]]))
-
-
-def _per_chunk(per_word: IntVector, word_ends: IntVector) -> IntVector:
-    """Per-word counts added up per chunk (chunks end after `word_ends` words)."""
-    running = np.concatenate(([0], np.cumsum(per_word)))
-    totals: IntVector = np.diff(running[np.concatenate(([0], word_ends))])
-    return totals
+    def _learn_words(self, table: _Table, new: list[str]) -> None:
+        """Sum each new word's hashed rows into the table's next free rows; index the words."""
+        blobs = self._embedder.tokenize(new)
+        grams, starts = spans_grams(new, BUCKETS)
+        # Each word's token ids, a padding id (zero row) standing in for an empty list, so
+        # that no segment is empty (a segment sum of nothing would read the next row).
+        padded = [blob or self._empty_ids for blob in blobs]
+        ids = np.frombuffer(b"".join(padded), dtype=_INT32)
+        token_ends = itertools.accumulate(len(blob) // 4 for blob in padded[:-1])
+        count, per_position = len(new), grams.shape[1]
+        segments = np.concatenate(
+            (
+                starts * per_position,  # each word's n-grams
+                np.fromiter(itertools.chain((0,), token_ends), np.int64, count) + grams.size,
+            )
+        )
+        indices = np.concatenate((grams.ravel(), self._unigram.take(ids)))
+        rows = self._hashed.take(indices, axis=0)
+        sums = np.add.reduceat(rows, segments, axis=0, dtype=np.float64)
+        width = self._outputs + 1
+        start, end = table.filled, table.filled + count
+        block = table.rows[start:end]
+        block[:, :width] = sums[:count]
+        block[:, width:] = sums[count:]
+        table.filled = end
+        numbers = (~np.arange(start, end, dtype=_INT32)).tobytes()
+        table.index.update(
+            (word, numbers[4 * i : 4 * i + 4] + blob)
+            for i, (word, blob) in enumerate(zip(new, blobs, strict=True))
+        )
 
 
 _SCORERS: weakref.WeakKeyDictionary[PromptModel, ChunkScorer] = weakref.WeakKeyDictionary()

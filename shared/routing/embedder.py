@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import itertools
 import json
 import os
 import re
@@ -50,6 +51,8 @@ _PIECES = re.compile(
     r"|\d+|[^\w\s]+|_+"
 )
 
+_CJK_FIRST = "\u3040"  # the lowest code point of those `_PIECES` takes one at a time
+
 FloatVector = npt.NDArray[np.float32]
 IntVector = npt.NDArray[np.int64]
 
@@ -73,6 +76,10 @@ def words(text: str) -> list[str]:
 def words_of(chunk: str) -> list[str]:
     """The words of a piece of text as it is (no clipping). No word contains whitespace, so the
     words of a text are those of its whitespace-separated chunks, in order."""
+    # Most chunks are one run of letters (none of them CJK, which go one by one): found by
+    # two string checks at a fifth of the regex's cost (`isascii` is a flag look-up).
+    if chunk.isalpha() and (chunk.isascii() or max(chunk) < _CJK_FIRST):
+        return [chunk]
     return _PIECES.findall(chunk)
 
 
@@ -134,7 +141,7 @@ class _FloatRows:
                 # Through a table of every float16 bit pattern: 3 times numpy's own cast.
                 rows[absent] = _HALF_TO_SINGLE.take(self._table.view(np.uint16)[ids[absent]])
                 return rows
-        found: npt.NDArray[np.float32] = kept.rows[slots]
+        found: npt.NDArray[np.float32] = kept.rows.take(slots, axis=0)
         return found
 
     def _keep(self, ids: IntVector) -> _Kept:
@@ -148,7 +155,7 @@ class _FloatRows:
                 new = np.unique(ids)
             new = new[: self._capacity - kept.filled]
             end = kept.filled + new.size
-            kept.rows[kept.filled : end] = self._table[new]
+            kept.rows[kept.filled : end] = _HALF_TO_SINGLE.take(self._table.view(np.uint16)[new])
             kept.slot[new] = np.arange(kept.filled, end)  # after the rows: readers see them
             kept.filled = end
             return kept
@@ -175,6 +182,8 @@ class WordLlamaEmbedder:
         self.table = table
         self._rows = _FloatRows(table, row_cache)
         self._tokenizer = tokenizer
+        added = tokenizer.get_added_tokens_decoder().values()  # type: ignore[attr-defined]
+        self._special = frozenset(str(token.content) for token in added)
         self._memo: dict[str, bytes] = {}
         self._lock = threading.Lock()
 
@@ -220,13 +229,33 @@ class WordLlamaEmbedder:
         return [memo.get(word, b"") for word in found]
 
     def _learn(self, missing: list[str]) -> None:
-        encoded = self._tokenizer.encode_batch(missing, add_special_tokens=False)  # type: ignore[attr-defined]
+        encoded = self.tokenize(missing)
         with self._lock:
             if len(self._memo) + len(missing) > _MEMO_LIMIT:
                 self._memo.clear()
                 hand_back_freed_heap()
-            for word, enc in zip(missing, encoded, strict=True):
-                self._memo[word] = np.asarray(enc.ids, dtype=_ID_BYTES).tobytes()
+            self._memo.update(zip(missing, encoded, strict=True))
+
+    def tokenize(self, found: list[str]) -> list[bytes]:
+        """Each word's token ids as little-endian int32 bytes, in order (not memoised).
+
+        For a word (no whitespace, see `words`) `encode` runs the normaliser, which prepends
+        "▁", then the BPE model on the result; calling the model on "▁word" gives the same ids
+        (checked on the 126,000 distinct words of the training and held-out data) for less
+        CPU: about 2.5 instead of 4 us a word of that data, 0.7 instead of 3.5 for short
+        English words. A special token's text ("<s>") can never be a word, as "<" and "s" are
+        different pieces; were one given, it goes through `encode`."""
+        bpe = self._tokenizer.model.tokenize  # type: ignore[attr-defined]
+        special = self._special
+        ids = [
+            [token.id for token in bpe("\u2581" + word)]
+            if word not in special
+            else self._tokenizer.encode(word, add_special_tokens=False).ids  # type: ignore[attr-defined]
+            for word in found
+        ]
+        flat = np.fromiter(itertools.chain.from_iterable(ids), _ID_BYTES).tobytes()
+        ends = list(itertools.accumulate(4 * len(word_ids) for word_ids in ids))
+        return [flat[start:end] for start, end in zip([0, *ends], ends, strict=False)]
 
     def token_text(self, token_id: int) -> str:
         """A token as text, for explanations ("▁poem" -> "poem")."""
@@ -237,7 +266,9 @@ class WordLlamaEmbedder:
         if ids.size == 0:
             return np.zeros(DIM, dtype=np.float32)
         vector: FloatVector = self._rows(ids).sum(axis=0)  # = table[ids] as float32, summed
-        norm = float(np.linalg.norm(vector))
+        norm = float(
+            np.sqrt(vector.dot(vector))
+        )  # what np.linalg.norm computes, without its checks
         return vector / np.float32(norm) if norm > 0 else vector
 
     def encode(self, text: str) -> Embedded:

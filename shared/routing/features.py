@@ -7,7 +7,7 @@ Three groups, all cheap:
   Character n-grams need no vocabulary, so they carry any language and script ("poema" shares
   " poe" with "poem", "Gedicht" shares "dicht" with "Dichter"); a word's n-grams are computed
   once and remembered (the router's hot path keeps summed weights per chunk of text instead:
-  `shared.routing.chunk_scores`, with `words_grams` for text it has not seen);
+  `shared.routing.chunk_scores`, with `spans_grams` for text it has not seen);
 - shares of character classes (digits, operators, code symbols, line structure, non-Latin
   scripts) and the length: code and math look different from prose in any language.
 Each hashed group is weighted 1/sqrt(its count), so that long prompts do not shout.
@@ -43,6 +43,15 @@ _SALT = {  # each kind of gram lands on its own hash sequence
     **{f"char{n}": np.uint64(0x10 + n) for n in CHAR_NGRAMS},
 }
 _BASE = np.uint64(0x100007)  # radix of the polynomial over code points / token ids
+# The n-gram at a position, from the window of the next max(CHAR_NGRAMS) code points: column
+# k weighs the window's first n = CHAR_NGRAMS[k] code points by the radix powers (n-1 ... 0).
+_RADIX_POWERS = np.zeros((max(CHAR_NGRAMS), len(CHAR_NGRAMS)), dtype=np.uint64)
+with np.errstate(over="ignore"):
+    for _k, _n in enumerate(CHAR_NGRAMS):
+        for _i in range(_n):
+            _RADIX_POWERS[_i, _k] = _BASE ** np.uint64(_n - 1 - _i)
+
+_GRAM_SALTS = np.asarray([_SALT[f"char{n}"] for n in CHAR_NGRAMS], dtype=np.uint64)
 
 # Character classes of ASCII code points; everything else is counted as non-ASCII (and CJK).
 _CLASSES = ("digit", "operator", "code_symbol", "newline", "indent", "letter", "space", "other")
@@ -58,6 +67,13 @@ for _chars, _name in (
 ):
     for _c in _chars:
         _LUT[ord(_c)] = _CLASSES.index(_name)
+
+# Every code point up to the CJK block's end, by class: the ASCII ones as above, then other
+# non-ASCII, then CJK (U+3040-U+9FFF); anything past it counts as one more non-ASCII.
+_PAST_CJK = 0xA000
+_CLASS_OF = np.full(_PAST_CJK + 1, len(_CLASSES), dtype=np.intp)
+_CLASS_OF[:128] = _LUT
+_CLASS_OF[0x3040:_PAST_CJK] = len(_CLASSES) + 1
 
 STAT_NAMES = (
     *(f"share:{c}" for c in _CLASSES),
@@ -136,34 +152,49 @@ def word_grams(word: str) -> IntVector:
     return found
 
 
-def words_grams(found: list[str]) -> tuple[IntVector, IntVector]:
-    """`word_grams` of many words at once, unmemoised: their buckets concatenated in the same
-    order, and how many each word has. One pass over all the words' code points (an n-gram is
-    kept where it lies inside one padded word), for text no memo has seen."""
-    padded = [f" {word.lower()} " for word in found]
-    lengths = np.fromiter(map(len, padded), dtype=np.int64, count=len(padded))
-    codes = np.frombuffer("".join(padded).encode("utf-32-le"), np.uint32).astype(np.uint64)
-    word_of = np.repeat(np.arange(len(padded)), lengths)
-    room = np.repeat(np.cumsum(lengths), lengths) - np.arange(codes.size)  # to the word's end
-    gram, parts, owners = codes, [], []
-    with np.errstate(over="ignore"):
-        for n in range(2, max(CHAR_NGRAMS) + 1):
-            gram = gram[:-1] * _BASE + codes[n - 1 :]
-            if n in CHAR_NGRAMS:
-                inside = room[: gram.size] >= n
-                parts.append(_bucket(gram[inside], _SALT[f"char{n}"]))
-                owners.append(word_of[: gram.size][inside])
-    if not parts:
-        return np.zeros(0, dtype=np.int64), np.zeros(len(found), dtype=np.int64)
-    owner = np.concatenate(owners)
-    buckets: IntVector = np.concatenate(parts)[np.argsort(owner, kind="stable")]
-    return buckets, np.bincount(owner, minlength=len(found)).astype(np.int64)
+def spans_grams(found: list[str], nowhere: int) -> tuple[IntVector, IntVector]:
+    """`word_grams` of many words at once, unmemoised, laid out by position for segment sums.
+
+    The words are padded and joined (" w1  w2  ... wn "); row p of the first array holds the
+    buckets of the character n-grams (`CHAR_NGRAMS`) that start at position p of that text,
+    or `nowhere` for those that leave their padded word (they then hold two adjacent spaces,
+    which a padded word never does: words hold no whitespace). The second array is where each
+    word's rows start, so word i's n-grams are its rows' entries (in another order than
+    `word_grams`, with `nowhere` between). A few numpy calls for all the words: each n-gram
+    is a window of code points times the radix powers (one integer matrix product)."""
+    # Lower-cased as one text: the spaces between words end a word's casing context as the
+    # ends of the word alone do (Greek final sigma), and lowering may lengthen a word (İ).
+    text = (" " + "  ".join(found) + " ").lower()
+    size, longest = len(text), max(CHAR_NGRAMS)
+    tail = " " * (longest - 1)  # so that a window starts at every position
+    codes = np.frombuffer((text + tail).encode("utf-32-le"), np.uint32).astype(np.uint64)
+    space = codes == 32
+    doubled = space[:-1] & space[1:]  # a word's end then the next one's start (or the end)
+    starts = np.flatnonzero(doubled[: size - 1]) + 1
+    windows = np.ndarray((size, longest), np.uint64, codes, strides=(8, 8))
+    grams = windows @ _RADIX_POWERS
+    grams += _GRAM_SALTS
+    grams *= _GOLDEN
+    grams >>= _SHIFT
+    pairs = np.ndarray((size, longest - 1), bool, doubled, strides=(1, 1))
+    crossing = np.logical_or.accumulate(pairs, axis=1)[:, np.asarray(CHAR_NGRAMS) - 2]
+    grams[crossing] = nowhere
+    buckets: IntVector = grams.view(np.int64)  # below 2**BUCKET_BITS: the same numbers
+    return buckets, np.concatenate(([0], starts))
 
 
 def bigram_buckets(ids: IntVector) -> IntVector:
     """The bucket of each pair of adjacent token ids."""
-    pairs = ids[:-1].astype(np.uint64) * _BASE + ids[1:].astype(np.uint64)
-    return _bucket(pairs, _SALT["bigram"])
+    # `_bucket`'s arithmetic, in place (the router runs this on every prompt); unsigned array
+    # arithmetic wraps around silently.
+    wide = ids.astype(np.uint64)
+    pairs = wide[:-1] * _BASE
+    pairs += wide[1:]
+    pairs += _SALT["bigram"]
+    pairs *= _GOLDEN
+    pairs >>= _SHIFT
+    buckets: IntVector = pairs.view(np.int64)  # below 2**BUCKET_BITS: the same numbers
+    return buckets
 
 
 def gram_buckets(ids: IntVector, found: list[str]) -> IntVector:
@@ -179,21 +210,25 @@ def text_stats(text: str) -> FloatVector:
     read = clip(text)
     codes = np.frombuffer(read.encode("utf-32-le"), dtype=np.uint32)
     size = max(codes.size, 1)
-    ascii_codes = codes[codes < 128].astype(np.int64)
-    counts = np.bincount(_LUT[ascii_codes], minlength=len(_CLASSES)).astype(np.float32) / size
-    non_ascii = (codes.size - ascii_codes.size) / size
-    cjk = float(np.count_nonzero((codes >= 0x3040) & (codes <= 0x9FFF))) / size
+    # One count per class: the ASCII classes, then other non-ASCII, then CJK (non-ASCII too).
+    found = np.bincount(_CLASS_OF.take(np.minimum(codes, _PAST_CJK)), minlength=len(_CLASSES) + 2)
+    *ascii_counts, non_cjk, cjk = found.tolist()
     lines = read.count("\n") + 1
     indented = (read.count("\n    ") + read.count("\n\t")) / lines
-    extra = (
-        non_ascii,
-        cjk,
-        1.0 if "```" in read else 0.0,
-        min(indented, 1.0),
-        1.0 if "?" in read or "\uff1f" in read else 0.0,
-        math.log1p(len(text)) / 8.0,
+    # In float64, then rounded to float32: for a quotient that is the float32 quotient itself
+    # (double rounding is exact for division), so these equal the float32 shares to the bit.
+    return np.asarray(
+        (
+            *(count / size for count in ascii_counts),
+            (non_cjk + cjk) / size,
+            cjk / size,
+            1.0 if "```" in read else 0.0,
+            min(indented, 1.0),
+            1.0 if "?" in read or "\uff1f" in read else 0.0,
+            math.log1p(len(text)) / 8.0,
+        ),
+        dtype=np.float32,
     )
-    return np.concatenate((counts, np.asarray(extra, dtype=np.float32)))
 
 
 def prompt_features(embedder: WordLlamaEmbedder, text: str) -> PromptFeatures:

@@ -26,6 +26,7 @@ import numpy.typing as npt
 from shared.routing.catalog import COMPLEXITIES
 from shared.routing.embedder import IntVector
 from shared.routing.features import (
+    BUCKETS,
     DENSE_SIZE,
     HASHING,
     STAT_NAMES,
@@ -84,16 +85,24 @@ class PromptModel:
         self.document = {key: value for key, value in document.items() if key != "weights"}
         self.patterns: tuple[str, ...] = tuple(document["patterns"])
         weights = document["weights"]
+        outputs = len(self.patterns) + 1
         self.dense = decode_array(weights["dense"])  # (patterns + 1, DENSE_SIZE)
-        self.sparse = decode_array(weights["sparse"])  # (BUCKETS, patterns + 1)
+        sparse = decode_array(weights["sparse"])  # (BUCKETS, patterns + 1)
         self.bias = decode_array(weights["bias"])  # (patterns + 1,)
         hard = document["complexity"]
         self.low_below = float(hard["low_below"])
         self.high_from = float(hard["high_from"])
-        if self.dense.shape != (len(self.patterns) + 1, DENSE_SIZE):
+        if self.dense.shape != (outputs, DENSE_SIZE):
             raise ArtifactError("the weights do not match the feature size")
-        if self.sparse.shape != (HASHING["buckets"], len(self.patterns) + 1):
+        if sparse.shape != (BUCKETS, outputs):
             raise ArtifactError("the hashed weights do not match the bucket count")
+        # Held once, for the hot path (shared.routing.chunk_scores): the hashed weights with a
+        # count column of ones and a zero row at index BUCKETS, so that one gather and one sum
+        # give a group's weights and its count, and an index of BUCKETS adds nothing.
+        self.hashed = np.zeros((BUCKETS + 1, outputs + 1), dtype=np.float32)
+        self.hashed[:BUCKETS, :outputs] = sparse
+        self.hashed[:BUCKETS, outputs] = 1.0
+        self.sparse = self.hashed[:BUCKETS, :outputs]  # the weights as stored
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> PromptModel:

@@ -9,7 +9,13 @@ import pytest
 from shared.routing.chunk_scores import ChunkScorer
 from shared.routing.classifier import analyse
 from shared.routing.embedder import get_embedder, words
-from shared.routing.features import PromptFeatures, prompt_features, word_grams, words_grams
+from shared.routing.features import (
+    BUCKETS,
+    PromptFeatures,
+    prompt_features,
+    spans_grams,
+    word_grams,
+)
 from shared.routing.prompt_model import PromptModel, load_model
 
 PROMPTS = (
@@ -84,12 +90,12 @@ def test_scores_equal_the_plain_computation(text: str) -> None:
     assert_same_as_reference(scorer, model, text)  # and read back from the table
 
 
-def test_a_full_table_starts_afresh_with_the_same_results() -> None:
+@pytest.mark.parametrize(("limit", "word_limit"), [(40, 1000), (1000, 30)])
+def test_a_full_table_starts_afresh_with_the_same_results(limit: int, word_limit: int) -> None:
     model = load_model()
-    scorer = ChunkScorer(model, get_embedder(), limit=40)
+    scorer = ChunkScorer(model, get_embedder(), limit=limit, word_limit=word_limit)
     for text in PROMPTS * 2:
-        if len(text.split()) <= 40:
-            assert_same_as_reference(scorer, model, text)
+        assert_same_as_reference(scorer, model, text)
 
 
 def test_analyse_uses_the_loaded_model() -> None:
@@ -104,7 +110,11 @@ def test_analyse_uses_the_loaded_model() -> None:
 @pytest.mark.parametrize("text", PROMPTS)
 def test_n_grams_of_many_words_at_once_are_those_of_each_word(text: str) -> None:
     found = words(text)
-    buckets, counts = words_grams(found)
-    each = [word_grams(word) for word in found]
-    assert buckets.tolist() == [int(b) for grams in each for b in grams]
-    assert counts.tolist() == [len(grams) for grams in each]
+    if not found:
+        return
+    grams, starts = spans_grams(found, BUCKETS)
+    ends = [*starts.tolist()[1:], len(grams)]
+    for word, start, end in zip(found, starts.tolist(), ends, strict=True):
+        spanned = grams[start:end].ravel()
+        assert sorted(spanned[spanned != BUCKETS].tolist()) == sorted(word_grams(word).tolist())
+    assert (grams != BUCKETS).sum() == sum(word_grams(word).size for word in found)

@@ -105,3 +105,19 @@ def test_embeddings_are_the_float16_rows_summed_in_float32(row_cache: int) -> No
         expected = plain / np.float32(np.linalg.norm(plain)) if ids.size else plain
         assert np.array_equal(embedder.embed_ids(ids), expected)
         assert np.array_equal(embedder.embed_ids(ids), expected)  # from kept rows
+
+
+def test_word_tokenization_gives_the_tokenizer_s_own_ids() -> None:
+    embedder = get_embedder()
+    text = (
+        "Write a Python function: def f(x_1): return x**2 # ünïcödé Straße İstanbul ΣΟΦΟΣ "
+        "東京から大阪まで 请把这段话翻译成英文 Напиши рассказ ما هي عاصمة इस पाठ का 🙂🙂 ... 12345 "
+        "<s> </s> <unk> \u2581 xqzzvk"
+    )
+    found = [*words(text), "<s>", "</s>", "<unk>"]
+    tokenizer = embedder._tokenizer
+    expected = [
+        np.asarray(tokenizer.encode(word, add_special_tokens=False).ids, dtype="<i4").tobytes()
+        for word in found
+    ]
+    assert embedder.tokenize(found) == expected
