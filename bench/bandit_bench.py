@@ -47,7 +47,7 @@ def score(rounds: int) -> None:
     rng = random.Random(0)
     model = QualityModel.prior(catalog)
     # A learned model, not the diagonal prior: same cost, but say so honestly.
-    xs = [context_vector(classify(p), len(p)) for p in PROMPTS]
+    xs = [context_vector(classify(p), [p]) for p in PROMPTS]
     model = model.updated(
         Outcome(m.id, xs[i % len(xs)], float(rng.random() < 0.8))
         for i, m in enumerate(catalog.models * 20)
@@ -58,7 +58,7 @@ def score(rounds: int) -> None:
     target = BanditParams().quality_target
 
     def vector(i: int) -> object:
-        return context_vector(classified[i % 4], len(PROMPTS[i % 4]))
+        return context_vector(classified[i % 4], [PROMPTS[i % 4]])
 
     def greedy(i: int) -> object:
         return choose(catalog.models, model, xs[i % 4], target, rng, None, costs=costs)

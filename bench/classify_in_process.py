@@ -67,9 +67,8 @@ def first_sight(count: int) -> None:
 def main() -> int:
     first_sight(3000)  # before anything else fills the memos
     for label, text in (("short", SHORT), ("2,000 characters", LONG)):
-        chars = len(text)
         costs = {
-            name: cpu_us(lambda make=make, chars=chars: context_vector(make(), chars))
+            name: cpu_us(lambda make=make, text=text: context_vector(make(), [text]))
             for name, make in variants([ChatMessage(role="user", content=text)]).items()
         }
         print(f"{label}: " + ", ".join(f"{name} {us:.0f} us" for name, us in costs.items()))

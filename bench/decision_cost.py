@@ -88,12 +88,10 @@ def _learned_cases(catalog: Any) -> dict[str, dict[str, Any]]:
         return {}
     from schemas.messages import GenerationOptions
 
-    x = context_vector(_classification(with_embedding=True), len(TEXT[0].content))
+    x = context_vector(_classification(with_embedding=True), [TEXT[0].content])
     budget = ExplorationBudget(share=0.3, saved_usd=1e9)  # every draw affordable
     scoring = Scoring(QualityModel.prior(catalog), x, version=1, budget=budget)
-    return {
-        "learned model": {"needs": Needs.of(TEXT, GenerationOptions()), "scoring": scoring}
-    }
+    return {"learned model": {"needs": Needs.of(TEXT, GenerationOptions()), "scoring": scoring}}
 
 
 def _classification(with_embedding: bool = False) -> Classification:
@@ -113,12 +111,12 @@ def _context_cost(rounds: int) -> float | None:
     except ImportError:
         return None
     classification = _classification(with_embedding=True)
-    chars = len(TEXT[0].content)
+    texts = [TEXT[0].content]
     runs = []
     for _ in range(5):
         started = time.process_time()
         for _ in range(rounds):
-            encode_features(context_vector(classification, chars))
+            encode_features(context_vector(classification, texts))
         runs.append((time.process_time() - started) / rounds * 1e6)
     return min(runs)
 

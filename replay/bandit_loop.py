@@ -55,10 +55,9 @@ class Contexts:
         found = self._found.get(record.uid)
         if found is None:
             classification = classify(record.messages)
-            chars = sum(len(m.content) for m in record.messages)
             found = self._found[record.uid] = (
                 classification,
-                context_vector(classification, chars),
+                context_vector(classification, [m.content for m in record.messages]),
             )
         return found
 

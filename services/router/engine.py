@@ -178,7 +178,7 @@ class RoutingEngine:
 
     def context(self, request: RouteRequest, classification: Classification) -> Any:
         """The prompt's context vector: what the quality model scores and the learner stores."""
-        return context_vector(classification, sum(len(m.content) for m in request.messages))
+        return context_vector(classification, [m.content for m in request.messages])
 
     def decide(
         self,

@@ -63,28 +63,30 @@ def test_outcome_mapping_refuses_scores_outside_1_to_5() -> None:
 
 
 def test_context_layout() -> None:
-    x = context_vector(one_hot("math"), 400)
+    x = context_vector(one_hot("math"), ["a" * 400])
     assert x.shape == (CONTEXT_SIZE,) and x.dtype == np.float32
     assert x[0] == 1.0
     assert not x[EMBEDDING_SLICE].any()  # no embedding: zeros
     assert x[PATTERN_SLICE][PATTERNS.index("math")] == 1.0 and x[PATTERN_SLICE].sum() == 1.0
-    assert context_vector(one_hot("math"), 4000)[LENGTH_INDEX] > x[LENGTH_INDEX]
-    embedded = context_vector(one_hot("math", np.full(256, 1 / 16, dtype=np.float32)), 400)
+    assert context_vector(one_hot("math"), ["a" * 4000])[LENGTH_INDEX] > x[LENGTH_INDEX]
+    embedded = context_vector(one_hot("math", np.full(256, 1 / 16, dtype=np.float32)), ["a" * 400])
     assert embedded[EMBEDDING_SLICE].any()
 
 
 def test_cold_start_predicts_the_catalog_priors(catalog: Catalog) -> None:
     model = QualityModel.prior(catalog)
-    quality, uncertainty = model.predict(["cheap", "premium"], context_vector(one_hot("code"), 100))
+    quality, uncertainty = model.predict(
+        ["cheap", "premium"], context_vector(one_hot("code"), ["a" * 100])
+    )
     assert quality == pytest.approx([0.65, 0.95])
     assert (uncertainty > 0).all()
-    quality, _ = model.predict(["middle"], context_vector(one_hot("math"), 100))
+    quality, _ = model.predict(["middle"], context_vector(one_hot("math"), ["a" * 100]))
     assert quality == pytest.approx([0.8])
 
 
 def test_update_moves_the_model_and_narrows_it(catalog: Catalog) -> None:
     model = QualityModel.prior(catalog)
-    x = context_vector(one_hot("general"), 100)
+    x = context_vector(one_hot("general"), ["a" * 100])
     outcomes = [Outcome("cheap", x, 1.0) for _ in range(40)]
     after = retrain_quality_model(model, outcomes)
     before_q, before_sd = model.predict(["cheap"], x)
@@ -119,7 +121,7 @@ def test_serialisation_round_trip_is_exact_and_deterministic(catalog: Catalog) -
 
 def test_greedy_choice_is_the_cheapest_within_the_target(catalog: Catalog) -> None:
     model = QualityModel.prior(catalog)
-    x = context_vector(one_hot("general"), 100)
+    x = context_vector(one_hot("general"), ["a" * 100])
     costs = {"cheap": 0.001, "middle": 0.01, "premium": 0.1}
     rng = random.Random(0)
     assert choose(catalog.models, model, x, 0.95, rng, None, costs=costs).model_id == "premium"
@@ -132,7 +134,7 @@ def test_greedy_choice_is_the_cheapest_within_the_target(catalog: Catalog) -> No
 
 def test_exploration_never_dearer_than_the_choice_and_within_budget(catalog: Catalog) -> None:
     model = QualityModel.prior(catalog)
-    x = context_vector(one_hot("general"), 100)
+    x = context_vector(one_hot("general"), ["a" * 100])
     costs = {"cheap": 0.001, "middle": 0.01, "premium": 0.1}
     rng = random.Random(1)
     budget = ExplorationBudget(share=0.2)
@@ -147,7 +149,7 @@ def test_exploration_never_dearer_than_the_choice_and_within_budget(catalog: Cat
 
 def test_an_empty_budget_stops_exploration(catalog: Catalog) -> None:
     model = QualityModel.prior(catalog)
-    x = context_vector(one_hot("general"), 100)
+    x = context_vector(one_hot("general"), ["a" * 100])
     rng = random.Random(2)
     budget = ExplorationBudget(share=0.0)
     choices = [choose(catalog.models, model, x, 0.95, rng, budget) for _ in range(200)]
@@ -159,7 +161,7 @@ def test_a_contradicting_batch_moves_a_confident_model(catalog: Catalog) -> None
     """20 good then 20 bad outcomes on the same prompts: the second fit must move (an undamped
     Newton step overshoots here and can swing back to its starting point)."""
     rng = np.random.default_rng(3)
-    xs = [context_vector(one_hot("code", rng.normal(0, 0.06, 256).astype(np.float32)), 80)
+    xs = [context_vector(one_hot("code", rng.normal(0, 0.06, 256).astype(np.float32)), ["a" * 80])
           for _ in range(20)]  # fmt: skip
     good = QualityModel.prior(catalog).updated([Outcome("cheap", x, 1.0) for x in xs])
     bad = good.updated([Outcome("cheap", x, 0.0) for x in xs])

@@ -100,9 +100,9 @@ def test_each_target_gets_its_own_weight_on_the_same_window(catalog: Catalog) ->
     weights = CostWeights(window=200, every=50)
     rng = random.Random(0)
     for pattern in ["general", "code"] * 50:  # routed decisions at the default target
-        x = context_vector(one_hot(pattern), 100)
+        x = context_vector(one_hot(pattern), ["a" * 100])
         choose(catalog.models, model, x, 0.95, rng, None, costs=costs, weights=weights, record=True)
-    x = context_vector(one_hot("general"), 100)
+    x = context_vector(one_hot("general"), ["a" * 100])
 
     def chosen(target: float) -> tuple[str, float | None]:
         choice = choose(catalog.models, model, x, target, rng, None, costs=costs, weights=weights)
@@ -120,7 +120,7 @@ def test_the_dry_run_solves_each_models_weight_on_the_requests_themselves(
     catalog: Catalog,  # noqa: F811
 ) -> None:
     before = QualityModel.prior(catalog)
-    requests = [PastRequest(context_vector(one_hot("general"), 100), 100, 100)] * 20
+    requests = [PastRequest(context_vector(one_hot("general"), ["a" * 100]), 100, 100)] * 20
     per_prompt_moves = traffic_moves(before, before, requests, catalog.models, 0.85)
     aggregate = traffic_moves(before, before, requests, catalog.models, 0.85, aggregate=True)
     assert per_prompt_moves["before"] == {"middle": 20}

@@ -13,7 +13,7 @@ from shared.routing.catalog import Catalog
 from shared.routing.model_diff import PastRequest, traffic_moves
 from tests.unit.test_bandit import catalog, one_hot  # noqa: F401 (a fixture)
 
-X = context_vector(one_hot("general"), 100)
+X = context_vector(one_hot("general"), ["a" * 100])
 
 
 def _models(catalog: Catalog) -> tuple[QualityModel, QualityModel]:  # noqa: F811

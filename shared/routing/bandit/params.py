@@ -25,7 +25,8 @@ class BanditParams:
     - `prior_sd_pattern`: prior standard deviation of each model's intercept and pattern weights
       around the catalog priors; `prior_sd_shared` the same for the weights all models share.
     - `prior_sd_embedding` (shared) and `prior_sd_embedding_model` (each model's own): of the
-      whitened embedding coordinates' weights; `prior_sd_length`: of the length's.
+      whitened embedding coordinates' weights; `prior_sd_length`: of the length's;
+      `prior_sd_lexical`: of each lexical count's (`lexical`), in the shared and own blocks.
     - `memory`: outcomes after which old evidence weighs 1/e of new (a model that changes is
       followed); 0 keeps everything.
     - `exploration_share`: exploration may cost at most this share of what routing saved.
@@ -41,6 +42,7 @@ class BanditParams:
     prior_sd_embedding: float = 0.3
     prior_sd_embedding_model: float = 0.2
     prior_sd_length: float = 0.5
+    prior_sd_lexical: float = 0.5
     memory: int = 20_000
     exploration_share: float = 0.5
     weight_window: int = 0

@@ -35,6 +35,7 @@ from shared.routing.bandit.context import (
     CONTEXT_VERSION,
     EMBEDDING_SLICE,
     LENGTH_INDEX,
+    LEXICAL_SLICE,
     PATTERN_SLICE,
 )
 from shared.routing.bandit.logits import LogitPosterior
@@ -61,17 +62,25 @@ def _logit(q: float) -> float:
     return math.log(q / (1 - q))
 
 
-def _variances(sd_intercept: float, sd_embedding: float, sd_length: float) -> Array:
+def _variances(
+    sd_intercept: float, sd_embedding: float, sd_length: float, sd_lexical: float
+) -> Array:
     var = np.empty(D)
     var[0] = var[PATTERN_SLICE] = sd_intercept**2
     var[EMBEDDING_SLICE] = sd_embedding**2
     var[LENGTH_INDEX] = sd_length**2
+    var[LEXICAL_SLICE] = sd_lexical**2
     return var
 
 
 def shared_prior(params: BanditParams) -> tuple[Array, Array]:
     """(mean, variance) of the shared block: centred on 0."""
-    var = _variances(params.prior_sd_shared, params.prior_sd_embedding, params.prior_sd_length)
+    var = _variances(
+        params.prior_sd_shared,
+        params.prior_sd_embedding,
+        params.prior_sd_length,
+        params.prior_sd_lexical,
+    )
     return np.zeros(D), var
 
 
@@ -80,7 +89,10 @@ def model_prior(spec: ModelSpec, params: BanditParams) -> tuple[Array, Array]:
     mean = np.zeros(D)
     mean[PATTERN_SLICE] = [_logit(spec.prior_quality(p)) for p in PATTERNS]
     var = _variances(
-        params.prior_sd_pattern, params.prior_sd_embedding_model, params.prior_sd_length
+        params.prior_sd_pattern,
+        params.prior_sd_embedding_model,
+        params.prior_sd_length,
+        params.prior_sd_lexical,
     )
     return mean, var
 

@@ -1,0 +1,75 @@
+"""The context's lexical counts: what each pattern counts, where they sit, and that the layout
+change is refused by a model of the previous layout."""
+
+import json
+import math
+import struct
+import zlib
+
+import numpy as np
+import pytest
+
+from shared.routing.bandit.context import CONTEXT_SIZE, LEXICAL_SLICE, context_vector
+from shared.routing.bandit.lexical import LEXICAL_NAMES, lexical_features
+from shared.routing.bandit.quality_model import FORMAT, ModelFormatError, QualityModel
+from shared.routing.catalog import PATTERNS, load_catalog
+from shared.routing.classifier import Classification
+
+
+def counts(text: str) -> dict[str, int]:
+    """Each feature turned back into its count (the features are log(1 + count) / 2)."""
+    return {
+        name: round(math.expm1(2 * value))
+        for name, value in zip(LEXICAL_NAMES, lexical_features([text]), strict=True)
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Tell me a story about a cat", {"numbers": 0, "operators": 0, "steps": 0, "code": 0}),
+        ("Tom has 12 apples and eats 3.5. How many are left?",
+         {"numbers": 2, "operators": 0, "steps": 2, "questions": 1}),
+        ("Solve 3x + 4 = 19 and 7 - 2", {"numbers": 5, "operators": 3}),
+        ("A state-of-the-art, well-known model", {"operators": 0}),
+        ("def f(x):\n    return {x};", {"code": 5}),
+        ("Steps:\n1. mix\n2. bake\n- serve", {"numbers": 2, "steps": 3}),
+        ("Why? How? \u4ec0\u4e48\uff1f", {"questions": 3}),
+    ],
+)  # fmt: skip
+def test_each_pattern_counts_what_it_names(text: str, expected: dict[str, int]) -> None:
+    found = counts(text)
+    assert {name: found[name] for name in expected} == expected
+
+
+def test_counts_add_up_over_the_request_texts() -> None:
+    one = counts("What is 2 + 2?")
+    both = dict(zip(LEXICAL_NAMES, lexical_features(["What is 2 + 2?"] * 2), strict=True))
+    assert {n: round(math.expm1(2 * v)) for n, v in both.items()} == {
+        n: 2 * c for n, c in one.items()
+    }
+
+
+def test_lexical_features_fill_their_slice_of_the_context() -> None:
+    classification = Classification("math", "medium", (), {p: float(p == "math") for p in PATTERNS})
+    plain = context_vector(classification, ["Tell me about cats"])
+    mathy = context_vector(classification, ["Compute 12 * 7 + 3 = ? Then 4 / 2 = ?"])
+    assert plain.shape == mathy.shape == (CONTEXT_SIZE,)
+    assert LEXICAL_SLICE.stop == CONTEXT_SIZE and LEXICAL_SLICE.stop - LEXICAL_SLICE.start == 5
+    assert not plain[LEXICAL_SLICE][:2].any()  # no numbers, no operators
+    # 5 numbers, 5 operators: log(6) / 2 each
+    np.testing.assert_allclose(mathy[LEXICAL_SLICE][:2], math.log(6) / 2, rtol=1e-6)
+    before = np.arange(CONTEXT_SIZE) < LEXICAL_SLICE.start
+    np.testing.assert_array_equal(plain[before][:-1], mathy[before][:-1])  # all but the length
+
+
+def test_a_model_of_the_previous_layout_is_refused() -> None:
+    """A model written by the 43-number layout (no lexical counts) must not load."""
+    model = QualityModel.prior(load_catalog())
+    data = zlib.decompress(model.to_bytes()[len(FORMAT) :])
+    (size,) = struct.unpack_from("<I", data)
+    old = json.loads(data[4 : 4 + size]) | {"context_version": "ctx1-bias-pca32-patterns9-loglen"}
+    head = json.dumps(old).encode()
+    stale = FORMAT + zlib.compress(struct.pack("<I", len(head)) + head + data[4 + size :])
+    with pytest.raises(ModelFormatError, match="ctx1"):
+        QualityModel.from_bytes(stale)
