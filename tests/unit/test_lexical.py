@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from shared.routing.bandit.context import CONTEXT_SIZE, LEXICAL_SLICE, context_vector
-from shared.routing.bandit.lexical import LEXICAL_NAMES, lexical_features
+from shared.routing.bandit.lexical import LEXICAL_NAMES, WINDOW, lexical_features
 from shared.routing.bandit.quality_model import FORMAT, ModelFormatError, QualityModel
 from shared.routing.catalog import PATTERNS, load_catalog
 from shared.routing.classifier import Classification
@@ -29,8 +29,10 @@ def counts(text: str) -> dict[str, int]:
     [
         ("Tell me a story about a cat", {"numbers": 0, "operators": 0, "steps": 0, "code": 0}),
         ("Tom has 12 apples and eats 3.5. How many are left?",
-         {"numbers": 2, "operators": 0, "steps": 2, "questions": 1}),
-        ("Solve 3x + 4 = 19 and 7 - 2", {"numbers": 5, "operators": 3}),
+         {"numbers": 3, "operators": 0, "steps": 2, "questions": 1}),  # 3.5: two digit runs
+        ("Solve 3x + 4 = 19 and 7 - 2, then 8-5", {"numbers": 7, "operators": 4}),
+        ("Is x \u2264 y? Compute \u221a2 \u00d7 3 or \\frac{1}{2}",
+         {"operators": 4, "questions": 1, "code": 4}),
         ("A state-of-the-art, well-known model", {"operators": 0}),
         ("def f(x):\n    return {x};", {"code": 5}),
         ("Steps:\n1. mix\n2. bake\n- serve", {"numbers": 2, "steps": 3}),
@@ -48,6 +50,15 @@ def test_counts_add_up_over_the_request_texts() -> None:
     assert {n: round(math.expm1(2 * v)) for n, v in both.items()} == {
         n: 2 * c for n, c in one.items()
     }
+
+
+def test_a_long_text_is_read_in_a_window_and_its_counts_scaled() -> None:
+    sentence = "Add 1 and 2. "
+    short, long = lexical_features([sentence * 10]), lexical_features([sentence * 1000])
+    assert len(sentence * 1000) > 10 * WINDOW
+    # 1000 sentences hold 100 times the counts of 10: the window's estimate is within a few %.
+    for few, many in zip(short, long, strict=True):
+        assert math.expm1(2 * many) == pytest.approx(100 * math.expm1(2 * few), rel=0.05)
 
 
 def test_lexical_features_fill_their_slice_of_the_context() -> None:

@@ -8,7 +8,7 @@ Layout (`CONTEXT_VERSION` changes whenever it does):
 - then the classifier's probability of each pattern, in `catalog.PATTERNS` order;
 - the prompt's length: (log(1 + characters) - 6) / 2, about -1..1 for 50..8,000 chars;
 - last, `lexical.LEXICAL_NAMES`: log(1 + count) / 2 of numbers, operators, steps, code marks and
-  question marks in the text (fixed patterns, nothing fitted).
+  question marks in the text (fixed characters and substrings, nothing fitted).
 The classifier's `failure_share` is left out on purpose: its model was fitted on RouteLLM's
 per-prompt outcomes, so it would carry the answers of the very data the replay scores on.
 """
@@ -33,7 +33,7 @@ from shared.routing.prompt_model import decode_array
 PROJECTION_DIMS = 32
 PROJECTION_ARTIFACT = "bandit_projection.json.gz"
 CONTEXT_VERSION = (
-    f"ctx2-bias-pca{PROJECTION_DIMS}-patterns{len(PATTERNS)}-loglen-lexical{len(LEXICAL_NAMES)}"
+    f"ctx3-bias-pca{PROJECTION_DIMS}-patterns{len(PATTERNS)}-loglen-lexical{len(LEXICAL_NAMES)}"
 )
 EMBEDDING_SLICE = slice(1, 1 + PROJECTION_DIMS)
 PATTERN_SLICE = slice(EMBEDDING_SLICE.stop, EMBEDDING_SLICE.stop + len(PATTERNS))
