@@ -118,3 +118,18 @@ def test_n_grams_of_many_words_at_once_are_those_of_each_word(text: str) -> None
         spanned = grams[start:end].ravel()
         assert sorted(spanned[spanned != BUCKETS].tolist()) == sorted(word_grams(word).tolist())
     assert (grams != BUCKETS).sum() == sum(word_grams(word).size for word in found)
+
+
+def test_chunks_learned_after_another_thread_started_a_fresh_table() -> None:
+    model = load_model()
+    scorer = ChunkScorer(model, get_embedder())
+    text = PROMPTS[1]
+    scorer.score(text)
+    chunks = text.split()
+    old = scorer._table
+    found = [old.index.get(chunk) for chunk in chunks[:3]] + [None]
+    scorer._table = scorer._fresh_table()  # what a thread meeting a full table does
+    table, entries = scorer._learn(chunks, found, old.generation)
+    assert table is scorer._table
+    assert entries == [table.index[chunk] for chunk in chunks]
+    assert_same_as_reference(scorer, model, text)
