@@ -75,7 +75,9 @@ class BanditReplayer:
         self.dataset, self.catalog, self.config = dataset, catalog, config
         self.contexts = contexts or Contexts()
         self.model = QualityModel.prior(catalog, config.params)
-        self.budget = ExplorationBudget(share=config.params.exploration_share)
+        self.budget = ExplorationBudget(
+            share=config.params.exploration_share, endowment=config.params.exploration_endowment
+        )
         self.weights = config.params.cost_weights()
         self.candidates = [catalog.get(m) for m in dataset.models]
         self.baseline = catalog.get(dataset.reference_model)
@@ -98,8 +100,8 @@ class BanditReplayer:
             costs, baseline = self._costs(record)
             choice = choose(
                 self.candidates, self.model, x, cfg.params.quality_target, choices, self.budget,
-                costs=costs, baseline_cost=baseline, target_slack=cfg.params.target_slack,
-                weights=self.weights, record=True,
+                costs=costs, baseline_cost=baseline, params=cfg.params, weights=self.weights,
+                record=True,
             )  # fmt: skip
             model = choice.model_id
             quality, cost = record.quality[model], record.cost_usd[model]
@@ -129,8 +131,7 @@ class BanditReplayer:
             costs, baseline = self._costs(record)
             choice = choose(
                 self.candidates, self.model, x, target, rng, None, costs=costs,
-                baseline_cost=baseline, target_slack=self.config.params.target_slack,
-                weights=self.weights,
+                baseline_cost=baseline, params=self.config.params, weights=self.weights,
             )  # fmt: skip
             model = choice.model_id
             steps.append(

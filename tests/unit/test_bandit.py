@@ -1,5 +1,6 @@
 """The bandit's parts: outcome mapping, context, quality model, chooser and its budget."""
 
+import dataclasses
 import random
 
 import numpy as np
@@ -14,6 +15,7 @@ from shared.routing.bandit.context import (
     context_vector,
 )
 from shared.routing.bandit.outcomes import Outcome, outcome_value
+from shared.routing.bandit.params import BanditParams
 from shared.routing.bandit.quality_model import ModelFormatError, QualityModel
 from shared.routing.catalog import PATTERNS, Catalog, ModelSpec
 from shared.routing.classifier import Classification
@@ -125,9 +127,15 @@ def test_greedy_choice_is_the_cheapest_within_the_target(catalog: Catalog) -> No
     costs = {"cheap": 0.001, "middle": 0.01, "premium": 0.1}
     rng = random.Random(0)
     assert choose(catalog.models, model, x, 0.95, rng, None, costs=costs).model_id == "premium"
-    # 0.8 >= 0.85 x 0.9: the middle model is good enough at a lower target.
+    # 0.8 >= the bar at 0.85 x 0.9: the middle model is good enough at a lower target (with
+    # the default confidence too, though nothing is rated: its margin covers a quarter of the
+    # prior's own sd); asking for more confidence keeps the premium model.
     choice = choose(catalog.models, model, x, 0.85, rng, None, costs=costs)
     assert choice.model_id == "middle" and not choice.explored
+    sure = dataclasses.replace(BanditParams(), confidence_z=1.0)
+    assert choose(catalog.models, model, x, 0.85, rng, None, costs=costs, params=sure).model_id == (
+        "premium"
+    )
     assert choice.estimate("premium").predicted_quality == pytest.approx(0.9)
     assert [e.model_id for e in choice.estimates] == ["cheap", "middle", "premium"]
 
@@ -137,21 +145,42 @@ def test_exploration_never_dearer_than_the_choice_and_within_budget(catalog: Cat
     x = context_vector(one_hot("general"), ["a" * 100])
     costs = {"cheap": 0.001, "middle": 0.01, "premium": 0.1}
     rng = random.Random(1)
-    budget = ExplorationBudget(share=0.2)
+    budget = ExplorationBudget(share=0.2, endowment=0.02)
     explored = 0
     for _ in range(500):
         choice = choose(catalog.models, model, x, 0.85, rng, budget, costs=costs)
         assert costs[choice.model_id] <= costs[choice.greedy_model_id]
         explored += choice.explored
-        assert budget.spent_usd <= budget.share * budget.saved_usd + 1e-12
+        allowed = budget.share * budget.saved_usd + budget.endowment * budget.baseline_usd
+        assert budget.spent_usd <= allowed + 1e-12
     assert 0 < explored < 500
+
+
+@pytest.mark.parametrize("endowment", [0.0, 0.02])
+def test_the_endowment_prevents_a_lock_out(catalog: Catalog, endowment: float) -> None:
+    """Cold start, the premium model the greedy choice everywhere: nothing is saved, and an
+    exploration's own saving (share 0.2 of it) does not cover its charge. Funded by savings
+    alone the router never explores; with an endowment it does, within it."""
+    model = QualityModel.prior(catalog)
+    x = context_vector(one_hot("general"), ["a" * 100])
+    costs = {"cheap": 0.001, "middle": 0.01, "premium": 0.1}
+    rng = random.Random(3)
+    budget = ExplorationBudget(share=0.2, endowment=endowment)
+    choices = [choose(catalog.models, model, x, 0.95, rng, budget, costs=costs) for _ in range(400)]
+    assert all(c.greedy_model_id == "premium" for c in choices)
+    explored = sum(c.explored for c in choices)
+    if endowment == 0.0:
+        assert explored == 0
+    else:
+        assert explored > 0
+        assert budget.spent_usd <= budget.share * budget.saved_usd + endowment * 400 * 0.1 + 1e-12
 
 
 def test_an_empty_budget_stops_exploration(catalog: Catalog) -> None:
     model = QualityModel.prior(catalog)
     x = context_vector(one_hot("general"), ["a" * 100])
     rng = random.Random(2)
-    budget = ExplorationBudget(share=0.0)
+    budget = ExplorationBudget(share=0.0, endowment=0.0)
     choices = [choose(catalog.models, model, x, 0.95, rng, budget) for _ in range(200)]
     assert not any(c.explored for c in choices)
     assert budget.spent_usd == 0.0

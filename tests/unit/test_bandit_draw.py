@@ -2,6 +2,7 @@
 posterior, the same greedy choice as the plain formula, and Thompson draws with the mean and
 covariance the module documents."""
 
+import dataclasses
 import random
 
 import numpy as np
@@ -16,6 +17,7 @@ from shared.routing.bandit.quality_model import QualityModel
 from shared.routing.catalog import Catalog, ModelSpec
 
 D = CONTEXT_SIZE
+PLAIN = dataclasses.replace(BanditParams(), confidence_z=0.0)  # the rule on the means alone
 PRICES = {"a": 0.1, "b": 0.3, "c": 1.0, "d": 3.0, "e": 10.0}
 
 
@@ -99,9 +101,11 @@ def test_greedy_choice_is_the_plain_rule_on_the_mean_logits(learned: QualityMode
         expected = min(
             (costs[m], m)
             for m, q in zip(ids, quality, strict=True)
-            if q >= BanditParams().bar(target) * best
+            if q >= PLAIN.bar(target) * best
         )[1]
-        chosen = choose(CATALOG.models, learned, x, target, random.Random(0), None, costs=costs)
+        chosen = choose(
+            CATALOG.models, learned, x, target, random.Random(0), None, costs=costs, params=PLAIN
+        )
         assert chosen.model_id == expected
 
 

@@ -7,19 +7,36 @@ Greedy rule (the knob), two forms:
   (`cost_weight`);
 - per prompt (without, or before the window has filled): the cheapest candidate whose
   predicted quality is at least a bar x the best candidate's; the bar is the quality target,
-  widened by `target_slack` (`BanditParams.bar`: 1 - (1 - target) x slack).
+  widened by `target_slack` (`BanditParams.bar`: 1 - (1 - target) x slack). With
+  `confidence_z` > 0 the comparison is made with confidence: a cheaper candidate counts at its
+  mean logit minus z of its own standard deviations, the best (by mean) at its mean plus z of
+  its own. "Own" is the part of a logit's uncertainty not shared with the other models (what
+  the shared block adds moves every model together and cancels in a comparison). So a cheaper
+  model is taken only when it clears the bar for sure, and where the best model itself is
+  poorly known, the traffic stays on it, which is how it gets rated (exploration never tries a
+  dearer model).
 
-Exploration (Thompson sampling): each candidate's logit is drawn from its posterior (the shared
-block's part once for all of them; the distribution is in the `logits` module doc) and the same
-rule is applied to the drawn qualities. When the drawn choice is cheaper than the greedy one, it
-is tried instead and the choice is marked `explored`: models whose quality is still uncertain
-are drawn high now and then, and less so as evidence narrows them, so exploration fades by
-itself. A drawn choice dearer than the greedy one is never taken.
+Exploration (Thompson sampling). Per-prompt rule: each candidate other than the best is drawn
+from its own uncertainty, mean logit + own sd x e, with one standard normal e for all of them,
+and compared with the same reference as the greedy rule; the cheapest clearing it is the drawn
+choice. Only the cheaper candidates' uncertainty is sampled: what is learned by trying one is
+about that one (the best one's is resolved by routing to it). Each draw's marginal is the
+candidate's own posterior; one e for all means that ten uncertain candidates are not ten chances
+to explore (with a normal each, the chance that any one is drawn high grows with their number,
+and a cold start explored a third of the traffic). Aggregate rule: every logit is drawn jointly
+from the posterior (the shared block's part once for all of them; the distribution is in the
+`logits` module doc) and the rule applied to the draws. When the drawn choice is cheaper than
+the greedy one, it is tried instead and the choice is marked `explored`: models whose quality is
+still uncertain are drawn high now and then, and less so as evidence narrows them, so
+exploration fades by itself. A drawn choice dearer than the greedy one is never taken.
 
 Budget: an explored answer may be bad; its charge is the expected cost of redoing it with the
 greedy choice, (1 - predicted quality of the explored model) x greedy cost. Exploration happens
 only while charges so far stay within `share` x the money routing saved against the baseline
-(this decision's saving included). `ExplorationBudget` keeps both sums.
+(this decision's saving included) plus `endowment` x what the baseline would have cost. The
+endowment is there so that a router whose greedy choice is the baseline everywhere (nothing
+saved) can still try a cheaper model now and then: funded by savings alone, it never would and
+never learns that it could save (a lock-out). `ExplorationBudget` keeps the sums.
 """
 
 from __future__ import annotations
@@ -31,28 +48,38 @@ from dataclasses import dataclass
 import numpy as np
 
 from shared.routing.bandit.cost_weight import CostWeights, best_value, normalised
+from shared.routing.bandit.logits import standard_normals
 from shared.routing.bandit.params import BanditParams, per_prompt_bar
 from shared.routing.bandit.quality_model import QualityModel, sigmoid
 from shared.routing.catalog import ModelSpec
 from shared.routing.learning import expected_cost
 
+_DEFAULTS = BanditParams()
+
 
 @dataclass(slots=True)
 class ExplorationBudget:
-    """What routing saved against the baseline and what exploration was charged, in USD."""
+    """What routing saved against the baseline and what exploration was charged, in USD, and
+    what the baseline would have cost (the endowment's base)."""
 
-    share: float = BanditParams().exploration_share
+    share: float = _DEFAULTS.exploration_share
     saved_usd: float = 0.0
     spent_usd: float = 0.0
+    endowment: float = _DEFAULTS.exploration_endowment
+    baseline_usd: float = 0.0
 
-    def allows(self, charge_usd: float, saving_usd: float) -> bool:
-        """Whether an exploration charged `charge_usd`, on a decision saving `saving_usd`,
-        keeps the spend within the share of the savings."""
-        return self.spent_usd + charge_usd <= self.share * (self.saved_usd + saving_usd)
+    def allows(self, charge_usd: float, saving_usd: float, baseline_usd: float = 0.0) -> bool:
+        """Whether an exploration charged `charge_usd`, on a decision saving `saving_usd` whose
+        baseline costs `baseline_usd`, keeps the spend within the share of the savings plus the
+        endowment's share of the baseline."""
+        allowed = self.share * (self.saved_usd + saving_usd)
+        allowed += self.endowment * (self.baseline_usd + baseline_usd)
+        return self.spent_usd + charge_usd <= allowed
 
-    def record(self, saving_usd: float, charge_usd: float = 0.0) -> None:
+    def record(self, saving_usd: float, charge_usd: float = 0.0, baseline_usd: float = 0.0) -> None:
         self.saved_usd += saving_usd
         self.spent_usd += charge_usd
+        self.baseline_usd += baseline_usd
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,11 +119,10 @@ class BanditChoice:
         return next(e for e in self.estimates if e.model_id == model_id)
 
 
-def _rule(qualities: Sequence[float], order: Sequence[int], bar: float) -> int:
-    """Index of the cheapest (first in `order`) candidate reaching `bar` x the best (a bar above
-    1 counts as 1: the best itself then)."""
-    bar = min(bar, 1.0) * max(qualities)
-    return next(i for i in order if qualities[i] >= bar)
+def _clearing(qualities: Sequence[float], order: Sequence[int], best: int, floor: float) -> int:
+    """Index of the cheapest (first in `order`) candidate whose quality reaches `floor`, the
+    best one counting as reaching it."""
+    return next(i for i in order if i == best or qualities[i] >= floor)
 
 
 def choose(
@@ -109,7 +135,7 @@ def choose(
     *,
     costs: Mapping[str, float] | None = None,
     baseline_cost: float | None = None,
-    target_slack: float = BanditParams().target_slack,
+    params: BanditParams | None = None,
     weights: CostWeights | None = None,
     record: bool = False,
 ) -> BanditChoice:
@@ -117,11 +143,12 @@ def choose(
 
     `costs`: expected USD of this request per candidate (default: a typical request at list
     price). `baseline_cost`: what the baseline model would cost (default: the dearest
-    candidate). `budget` None: no exploration (the final greedy policy); otherwise the decision's
-    saving and any exploration charge are recorded in it. `target_slack`: see `BanditParams`
-    (the per-prompt bar is `BanditParams.bar`). `weights`: the router's calibrated cost weights
-    (the aggregate rule once they give one for `quality_target`); `record` adds this decision
-    to their window (routed requests only: not previews, not the replay's final policy).
+    candidate). `budget` None: no exploration (the final greedy policy); otherwise the
+    decision's saving and any exploration charge are recorded in it. `params`: the per-prompt
+    rule's `target_slack` (its bar is `BanditParams.bar`) and `confidence_z` (None: the
+    defaults). `weights`: the router's calibrated cost weights (the aggregate rule once they
+    give one for `quality_target`); `record` adds this decision to their window (routed requests
+    only: not previews, not the replay's final policy).
     """
     if not candidates:
         raise ValueError("no candidate to choose from")
@@ -131,28 +158,39 @@ def choose(
     baseline = baseline_cost if baseline_cost is not None else max(cost)
     shares = normalised(cost, baseline) if weights is not None else cost
     weight = weights.weight(quality_target) if weights is not None else None
-    bar = per_prompt_bar(quality_target, target_slack)
-    prices = [weight * s for s in shares] if weight is not None else []
-
-    def rule(qs: Sequence[float]) -> int:
-        return _rule(qs, order, bar) if weight is None else best_value(qs, prices, order)
-
-    if budget is None:
-        mu, sd = model.logit_moments(ids, x)
+    if weight is None:
+        p = params or _DEFAULTS
+        mu, sd, own = model.logit_spread(ids, x)
+        qualities = sigmoid(mu).tolist()
+        best = max(range(len(ids)), key=qualities.__getitem__)
+        z = p.confidence_z
+        floor = min(per_prompt_bar(quality_target, p.target_slack), 1.0) * float(
+            sigmoid(mu[best] + z * own[best])
+        )
+        lower = sigmoid(mu - z * own).tolist() if z else qualities
+        greedy = sampled = _clearing(lower, order, best, floor)
+        if budget is not None:
+            drawn = mu + own * float(standard_normals(rng, 1)[0])
+            sampled = _clearing(sigmoid(drawn).tolist(), order, best, floor)
     else:
-        mu, sd, drawn = model.draw(ids, x, rng)
-    qualities = sigmoid(mu).tolist()
-    greedy = rule(qualities)
+        prices = [weight * s for s in shares]
+        if budget is None:
+            mu, sd = model.logit_moments(ids, x)
+        else:
+            mu, sd, drawn = model.draw(ids, x, rng)
+        qualities = sigmoid(mu).tolist()
+        greedy = best_value(qualities, prices, order)
+        if budget is not None:
+            sampled = best_value(sigmoid(drawn).tolist(), prices, order)
     chosen, charge = greedy, 0.0
     if budget is not None:
-        sampled = rule(sigmoid(drawn).tolist())
         if cost[sampled] < cost[greedy]:
             charge = (1.0 - qualities[sampled]) * cost[greedy]
-            if budget.allows(charge, baseline - cost[sampled]):
+            if budget.allows(charge, baseline - cost[sampled], baseline):
                 chosen = sampled
             else:
                 charge = 0.0
-        budget.record(baseline - cost[chosen], charge)
+        budget.record(baseline - cost[chosen], charge, baseline)
     if record and weights is not None:
         weights.record([qualities[i] for i in order], [shares[i] for i in order])
     sds = sd.tolist()

@@ -100,6 +100,14 @@ class LogitPosterior:
         mu, var = self._parts(x)
         return mu[rows], var[rows]
 
+    def spread(self, rows: Rows, x: Floats) -> tuple[Floats, Floats, Floats]:
+        """(mean, variance, own variance) of the logits of the models at `rows`: the own part
+        is v_i - c_i, what the draw gives model i's own noise (the part not moving with the
+        others through the shared block)."""
+        mu, var = self._parts(x)
+        v = var[rows]
+        return mu[rows], v, v - np.minimum(var[self.models], v)
+
     def draw(self, rows: Rows, x: Floats, rng: random.Random) -> tuple[Floats, Floats, Array]:
         """(mean, variance, one Thompson draw) of the logits of the models at `rows`."""
         mu, var = self._parts(x)

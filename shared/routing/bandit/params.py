@@ -22,6 +22,10 @@ class BanditParams:
       sits well above its bar, so a bar at the target itself keeps more quality than asked for
       (and spends for it); the slack is calibrated on the dev split so that the traffic as a
       whole keeps about `quality_target` of the best quality.
+    - `confidence_z`: how sure the per-prompt rule must be before leaving the best predicted
+      model for a cheaper one: a cheaper candidate counts at its mean logit minus this many of
+      its own standard deviations, the best at its mean plus this many of its own (0: both at
+      their means, the plain rule). The own sd is the part not shared with the other models.
     - `prior_sd_pattern`: prior standard deviation of each model's intercept and pattern weights
       around the catalog priors; `prior_sd_shared` the same for the weights all models share.
     - `prior_sd_embedding` (shared) and `prior_sd_embedding_model` (each model's own): of the
@@ -29,14 +33,17 @@ class BanditParams:
       `prior_sd_lexical`: of each lexical count's (`lexical`), in the shared and own blocks.
     - `memory`: outcomes after which old evidence weighs 1/e of new (a model that changes is
       followed); 0 keeps everything.
-    - `exploration_share`: exploration may cost at most this share of what routing saved.
+    - `exploration_share`: exploration may cost at most this share of what routing saved,
+      plus `exploration_endowment` x what the baseline model would have cost (so that a router
+      that has saved nothing yet can still explore a little: no lock-out).
     - `weight_window`: the routed decisions the aggregate rule's cost weight is calibrated on
       (`cost_weight`); 0 keeps the per-prompt rule. `weight_every`: decisions between two
       solves of a target's weight (and before the first).
     """
 
     quality_target: float = 0.95
-    target_slack: float = 1.2
+    target_slack: float = 1.6
+    confidence_z: float = 0.25
     prior_sd_pattern: float = 1.0
     prior_sd_shared: float = 1.0
     prior_sd_embedding: float = 0.3
@@ -45,6 +52,7 @@ class BanditParams:
     prior_sd_lexical: float = 0.5
     memory: int = 20_000
     exploration_share: float = 0.5
+    exploration_endowment: float = 0.02
     weight_window: int = 0
     weight_every: int = 50
 

@@ -205,6 +205,13 @@ class QualityModel:
         mu, var = self._logits.moments(self._rows_of(model_ids), x)
         return mu, np.sqrt(var)
 
+    def logit_spread(self, model_ids: Sequence[str], x: Floats) -> tuple[Floats, Floats, Floats]:
+        """(mean, sd, own sd) of each model's logit at x; the own sd is the part of the
+        uncertainty not shared with the other models (`logits.LogitPosterior.spread`), the part
+        that matters when two models are compared on the same prompt."""
+        mu, var, own = self._logits.spread(self._rows_of(model_ids), x)
+        return mu, np.sqrt(var), np.sqrt(own)
+
     def predict(self, model_ids: Sequence[str], x: Floats) -> tuple[Array, Array]:
         """(predicted quality, its uncertainty) per model, both in 0..1.
 
