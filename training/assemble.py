@@ -1,10 +1,13 @@
 """Assemble the committed training data from public sources (run once; needs the source snapshots).
 
     python -m training.assemble --mirrors /work/.mirror --evaldata ../shared/evaldata
+    python -m training.assemble --authored-only    # after editing training/data/authored/
 
 Writes training/data/{train,heldout,difficulty}.jsonl.gz: deduplicated, in a fixed order, gzip
 without a timestamp, so that the same sources give the same bytes. `training.train` reads only
-these files: the model rebuilds offline from the repository alone.
+these files: the model rebuilds offline from the repository alone. `--authored-only` re-reads
+only the team's own prompts (training/data/authored/) and keeps the committed public rows: the
+authored sources come last, so the result is the same as a full run, without the snapshots.
 """
 
 from __future__ import annotations
@@ -132,7 +135,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mirrors", type=Path, default=Path("/work/.mirror"))
     parser.add_argument("--evaldata", type=Path, default=Path("../shared/evaldata"))
     parser.add_argument("--out", type=Path, default=DATA)
+    parser.add_argument(
+        "--authored-only",
+        action="store_true",
+        help="re-read training/data/authored only; keep the committed public rows",
+    )
     args = parser.parse_args(argv)
+    if args.authored_only:
+        refresh_authored(args.out)
+        return
     seen: set[str] = set()
     # Held-out rows first: a training row that repeats one is dropped, never the other way.
     by_role: dict[str, list[dict[str, object]]] = {"heldout": [], "train": []}
@@ -149,6 +160,28 @@ def main(argv: list[str] | None = None) -> None:
     print(f"difficulty: {count} rows")
     counts = Counter(str(r["source"]) for rows in by_role.values() for r in rows)
     (args.out / "SOURCES.md").write_text(sources_table(counts))
+
+
+def refresh_authored(out: Path) -> None:
+    """Replace the authored rows of the committed train file, as a full run would place them."""
+    heldout = read_jsonl_gz(out / "heldout.jsonl.gz")
+    public = [
+        r for r in read_jsonl_gz(out / "train.jsonl.gz") if not _is_authored(str(r["source"]))
+    ]
+    seen = {_key(str(r["text"])) for r in (*heldout, *public)}
+    authored: list[dict[str, object]] = []
+    for source in SOURCES:
+        if _is_authored(source.name):
+            authored.extend(_dedupe(read_source(source, Path(), Path()), seen))
+    count = write_jsonl_gz(out / "train.jsonl.gz", [*public, *authored])
+    print(f"train: {count} rows, of which authored {len(authored)}")
+    print(dict(Counter(str(r["pattern"]) for r in authored)))
+    counts = Counter(str(r["source"]) for r in (*heldout, *public, *authored))
+    (out / "SOURCES.md").write_text(sources_table(counts))
+
+
+def _is_authored(source: str) -> bool:
+    return source.startswith("authored-")
 
 
 _SOURCES_HEAD = """# Where the prompt-model data comes from
@@ -172,6 +205,12 @@ Written by `python -m training.assemble` (do not edit by hand).
 
 Rows are deduplicated across all files (held-out rows win) and trimmed to 6,000 characters.
 Arena-Hard and AlpacaEval data are not used anywhere.
+
+The `authored-*` sources are prompts written by the project team for this repository
+(`training/data/authored/<lang>.txt`, one file per language, labelled by pattern as written),
+licensed as the project is (Apache-2.0). They were written from the writers' own knowledge of
+what users ask, without reading the held-out file, the evaluation data or any benchmark's
+prompts.
 
 | source | role | repository | commit | path | licence | rows |
 |---|---|---|---|---|---|---|

@@ -300,3 +300,21 @@ def self_instruct_seeds(raw: bytes, name: str) -> Iterator[Row]:
         if isinstance(first, dict) and first.get("input"):
             text = f"{text}\n{first['input']}"
         yield Row(text, pattern, "en", name)
+
+
+def authored(lang: str) -> Reader:
+    """The project's own prompts (training/data/authored/<lang>.txt): a `## pattern` line opens
+    a section, then one prompt per line, `\\n` standing for a line break inside a prompt;
+    blank lines and `#` comments are skipped."""
+
+    def read(raw: bytes, name: str) -> Iterator[Row]:
+        pattern = ""
+        for line in raw.decode("utf-8").splitlines():
+            if line.startswith("## "):
+                pattern = line[3:].strip()
+            elif line.strip() and not line.startswith("#"):
+                if not pattern:
+                    raise ValueError(f"{name}: a prompt before any `## pattern` line")
+                yield Row(line.strip().replace("\\n", "\n"), pattern, lang, name)
+
+    return read

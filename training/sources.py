@@ -38,6 +38,15 @@ AQUA = ("deepmind/AQuA", "26b64ed1f22208c6742f47df547dfd65088ec30d")
 XQUAD = ("deepmind/xquad", "60cac411649156efb6aab9dd4c9cde787a2c0345")
 M_IFEVAL = ("lightblue-tech/M-IFEval", "0bc3143a919eef2f9ec64aa26da8a546086653de")
 ROUTERDC = ("evaldata", "RouterDC 0e63989c5bf4363330b8a4616386e3f7f116d9f8")
+# Prompts the project team wrote (training/data/authored/), one file per language: creative
+# writing, translation, extraction, analysis, summaries and chat are thin in the public sets,
+# and several languages have only math rows there. Read last, so that they never displace a
+# public row in deduplication (the committed train rows stay as they were).
+AUTHORED_DIR = Path(__file__).parent / "data" / "authored"
+AUTHORED_LANGS = (
+    "en", "de", "fr", "es", "it", "pt", "nl", "pl", "ru", "tr", "ar", "zh", "ja", "ko",
+    "hi", "bn", "ta", "te", "gu", "ur", "th", "vi", "id", "sw",
+)  # fmt: skip
 
 _T0_DIR = "data/finetuning/t0_train_50k/data_per_template/"
 _T0_TEMPLATES = {
@@ -222,6 +231,18 @@ TRAIN: tuple[Source, ...] = (
         "train",
         readers.self_instruct_seeds,
     ),
+    *(
+        Source(
+            f"authored-{lang}",
+            "authored",
+            "this repository",
+            f"training/data/authored/{lang}.txt",
+            "authored by the project team, licence as the project (Apache-2.0)",
+            "train",
+            readers.authored(lang),
+        )
+        for lang in AUTHORED_LANGS
+    ),
 )
 
 # Held out: code, math and creative writing (the probe set's patterns), from sources that share
@@ -281,6 +302,8 @@ SOURCES: tuple[Source, ...] = (*TRAIN, *HELDOUT)
 def read_source(source: Source, mirrors: Path, evaldata: Path) -> list[Row]:
     if source.repo == "evaldata":
         raw = (evaldata / source.path).read_bytes()
+    elif source.repo == "authored":
+        raw = (AUTHORED_DIR / Path(source.path).name).read_bytes()
     else:
         raw = git_file(mirrors, source.repo, source.commit, source.path)
     return list(source.read(raw, source.name))
