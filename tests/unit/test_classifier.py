@@ -84,17 +84,10 @@ CLEAR = {
 
 
 # Misses of the shipped model, kept visible (strict: a model that gets one right fails here
-# until it is taken off this list). The training data has no creative-writing requests in
-# German or Russian and few equation prompts in Spanish (docs/classifier.md, "Limits"); since
-# the hashed n-grams are regularised harder (hashed_scale 0.25), two short writing requests
-# in French and Chinese that the n-grams alone had right lean to `factual`.
-KNOWN_MISSES = {
-    "Resuelve la ecuación 3x + 7 = 22 y explica cada paso.",
-    "Schreibe ein Gedicht über das Meer bei Nacht.",
-    "Напиши короткий рассказ о коте, который умеет говорить.",
-    "Écris une courte histoire sur un phare abandonné.",
-    "写一首关于秋天的诗。",
-}
+# until it is taken off this list). None today: the five of the previous model (a Spanish
+# equation, short writing requests in German, Russian, French and Chinese) are right since the
+# team's own prompts were added (docs/classifier.md, "Data and the test set").
+KNOWN_MISSES: frozenset[str] = frozenset()
 
 
 @pytest.mark.parametrize(
