@@ -84,6 +84,26 @@ def test_moments_are_those_of_the_full_posterior(learned: QualityModel) -> None:
         assert sd == pytest.approx(np.sqrt(np.diag(cov)), rel=1e-3)
 
 
+def test_own_sd_is_what_the_draw_gives_each_model_apart_from_the_shared_block(
+    learned: QualityModel,
+) -> None:
+    """`logit_spread`'s own sd is sqrt(v_i - min(s, v_i)), v_i and s = x'S_00 x from the full
+    inverse of the precision; its sd is `logit_moments`' sd."""
+    ids = list(learned.model_ids)
+    full = np.linalg.inv(learned.precision)
+    owns = []
+    for x in contexts(np.random.default_rng(5), 20):
+        _, cov, shared = exact_logit_moments(learned, full, x.astype(np.float64))
+        v = np.diag(cov)
+        mu, sd, own = learned.logit_spread(ids, x)
+        assert mu == pytest.approx(learned.logit_moments(ids, x)[0])
+        assert sd == pytest.approx(np.sqrt(v), rel=1e-3)
+        assert own == pytest.approx(np.sqrt(v - np.minimum(shared, v)), rel=1e-2, abs=1e-3)
+        owns.extend(own.tolist())
+    # Both cases occur: models known better than the shared block (own 0) and models not.
+    assert min(owns) < 1e-3 < max(owns)
+
+
 def test_greedy_choice_is_the_plain_rule_on_the_mean_logits(learned: QualityModel) -> None:
     """The cheapest candidate whose sigmoid(mean logit) reaches the target's per-prompt bar x the
     best, computed in float64 from the stored mean: the same model on random contexts,
