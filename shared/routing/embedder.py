@@ -6,8 +6,9 @@ vectors, L2-normalised. The weights and the tokenizer are read from the package 
 path here can download anything, so it works with the network unreachable.
 
 Speed: the Hugging Face BPE tokenizer costs about 0.4 µs per character (it merges the whole text
-as one word), too slow for the hot path. Words are tokenized one at a time instead and memoised:
-a word seen before costs one dictionary look-up. Long prompts are read at their head and tail
+as one word), too slow for the hot path. Words are tokenized one at a time instead (its BPE
+model called on each word directly, `tokenize`) and memoised: a word seen before costs one
+dictionary look-up. Long prompts are read at their head and tail
 only (the instruction is there; the middle is pasted material), which bounds the cost.
 Choice and measurements: docs/classifier.md.
 """
@@ -33,14 +34,16 @@ from shared.routing.heap import hand_back_freed_heap
 DIM = 256
 HEAD_CHARS = 1500
 TAIL_CHARS = 500
-# Distinct words remembered (about 150 bytes each); cleared past this, so memory stays bounded
-# whatever the traffic. The classifier's hot path remembers whole chunks of text on top.
+# Distinct words remembered by `word_ids` (about 150 bytes each); cleared past this, so memory
+# stays bounded whatever the traffic. The classifier's hot path does not use this memo: its own
+# table (shared.routing.chunk_scores) keeps each word's token ids with its summed weights.
 _MEMO_LIMIT = 20_000
 _ID_BYTES = np.dtype("<i4")
 # Float32 rows kept for the tokens seen (1 KB each; 5,000 prompts of the training data use
-# about 7,200 distinct tokens; past this the rows start afresh). With the word memo and the
-# chunk table (shared.routing.chunk_scores) the memos stay under about 17 MB whatever the
-# traffic (22,000 distinct training prompts: bench/classifier_in_router.py, docs/classifier.md).
+# about 7,200 distinct tokens; past this the rows start afresh). With the hot path's chunk and
+# word table (shared.routing.chunk_scores) the router's memos stay under about 11 MB whatever
+# the traffic (22,000 distinct training prompts: bench/classifier_in_router.py,
+# docs/classifier.md).
 ROW_CACHE = 6144
 
 # A word is a run of letters, a run of digits, a run of other symbols, or one CJK / kana /
