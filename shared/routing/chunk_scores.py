@@ -103,7 +103,8 @@ class ChunkScorer:
         self._hashed = model.hashed
         vocabulary = len(embedder.table)
         self._empty_ids = np.asarray([vocabulary], dtype=_INT32).tobytes()
-        self._unigram = np.append(token_buckets(np.arange(vocabulary)), BUCKETS)
+        unigram = np.append(token_buckets(np.arange(vocabulary)), BUCKETS)
+        self._unigram: npt.NDArray[np.int32] = unigram.astype(np.int32)  # each token's bucket
         self._limit, self._word_limit = limit, word_limit
         self._generations = itertools.count()
         self._no_table = _Table(0, 2 * (outputs + 1), -1)  # in between two tables
@@ -194,7 +195,7 @@ class ChunkScorer:
                 np.fromiter(itertools.chain((0,), token_ends), np.int64, count) + grams.size,
             )
         )
-        indices = np.concatenate((grams.ravel(), self._unigram.take(ids)))
+        indices = np.concatenate((grams.ravel(), self._unigram.take(ids)), dtype=np.int64)
         rows = self._hashed.take(indices, axis=0)
         sums = np.add.reduceat(rows, segments, axis=0, dtype=np.float64)
         width = self._outputs + 1

@@ -71,7 +71,7 @@ for _chars, _name in (
 # Every code point up to the CJK block's end, by class: the ASCII ones as above, then other
 # non-ASCII, then CJK (U+3040-U+9FFF); anything past it counts as one more non-ASCII.
 _PAST_CJK = 0xA000
-_CLASS_OF = np.full(_PAST_CJK + 1, len(_CLASSES), dtype=np.intp)
+_CLASS_OF = np.full(_PAST_CJK + 1, len(_CLASSES), dtype=np.uint8)
 _CLASS_OF[:128] = _LUT
 _CLASS_OF[0x3040:_PAST_CJK] = len(_CLASSES) + 1
 
