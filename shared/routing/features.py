@@ -116,14 +116,25 @@ def group_weight(count: int) -> float:
 
 
 def _bucket(values: npt.NDArray[np.uint64], salt: np.uint64) -> IntVector:
+    return _bucket_in_place(values.copy(), salt)
+
+
+def _bucket_in_place(
+    values: npt.NDArray[np.uint64], salt: np.uint64 | npt.NDArray[np.uint64]
+) -> IntVector:
+    """`_bucket` overwriting `values` (no temporaries: the router hashes every prompt); `salt`
+    may be one per column. Unsigned array arithmetic wraps around silently."""
     with np.errstate(over="ignore"):
-        mixed = (values + salt) * _GOLDEN
-    return (mixed >> _SHIFT).astype(np.int64)
+        values += salt
+        values *= _GOLDEN
+    values >>= _SHIFT
+    buckets: IntVector = values.view(np.int64)  # below 2**BUCKET_BITS: the same numbers
+    return buckets
 
 
 def token_buckets(ids: IntVector) -> IntVector:
     """The bucket of each token id (same order)."""
-    return _bucket(ids.astype(np.uint64), _SALT["token"])
+    return _bucket_in_place(ids.astype(np.uint64), _SALT["token"])
 
 
 _GRAM_MEMO: dict[str, IntVector] = {}
@@ -172,29 +183,19 @@ def spans_grams(found: list[str], nowhere: int) -> tuple[IntVector, IntVector]:
     doubled = space[:-1] & space[1:]  # a word's end then the next one's start (or the end)
     starts = np.flatnonzero(doubled[: size - 1]) + 1
     windows = np.ndarray((size, longest), np.uint64, codes, strides=(8, 8))
-    grams = windows @ _RADIX_POWERS
-    grams += _GRAM_SALTS
-    grams *= _GOLDEN
-    grams >>= _SHIFT
+    buckets = _bucket_in_place(windows @ _RADIX_POWERS, _GRAM_SALTS)
     pairs = np.ndarray((size, longest - 1), bool, doubled, strides=(1, 1))
     crossing = np.logical_or.accumulate(pairs, axis=1)[:, np.asarray(CHAR_NGRAMS) - 2]
-    grams[crossing] = nowhere
-    buckets: IntVector = grams.view(np.int64)  # below 2**BUCKET_BITS: the same numbers
+    buckets[crossing] = nowhere
     return buckets, np.concatenate(([0], starts))
 
 
 def bigram_buckets(ids: IntVector) -> IntVector:
     """The bucket of each pair of adjacent token ids."""
-    # `_bucket`'s arithmetic, in place (the router runs this on every prompt); unsigned array
-    # arithmetic wraps around silently.
     wide = ids.astype(np.uint64)
     pairs = wide[:-1] * _BASE
     pairs += wide[1:]
-    pairs += _SALT["bigram"]
-    pairs *= _GOLDEN
-    pairs >>= _SHIFT
-    buckets: IntVector = pairs.view(np.int64)  # below 2**BUCKET_BITS: the same numbers
-    return buckets
+    return _bucket_in_place(pairs, _SALT["bigram"])
 
 
 def gram_buckets(ids: IntVector, found: list[str]) -> IntVector:

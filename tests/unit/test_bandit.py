@@ -20,19 +20,11 @@ from shared.routing.bandit.quality_model import ModelFormatError, QualityModel
 from shared.routing.catalog import PATTERNS, Catalog, ModelSpec
 from shared.routing.classifier import Classification
 from shared.routing.retrain import retrain_quality_model
+from tests.unit.bandit_support import simulated_model
 
 
 def spec(model_id: str, price: float, quality: float) -> ModelSpec:
-    return ModelSpec(
-        id=model_id,
-        provider="simulated",
-        vendor_model=model_id,
-        tier="cheap",
-        input_per_mtok=price,
-        output_per_mtok=price,
-        context_window=100_000,
-        quality={"default": quality, "code": min(1.0, quality + 0.05)},
-    )
+    return simulated_model(model_id, price, quality, {"code": min(1.0, quality + 0.05)})
 
 
 @pytest.fixture

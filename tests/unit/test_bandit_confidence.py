@@ -16,18 +16,14 @@ from shared.routing.bandit.outcomes import Outcome
 from shared.routing.bandit.params import BanditParams
 from shared.routing.bandit.quality_model import QualityModel
 from shared.routing.catalog import Catalog, ModelSpec
+from tests.unit.bandit_support import simulated_model
 
 PRICES = {"cheap": 0.1, "middle": 1.0, "premium": 10.0}
 COSTS = {m: p / 100 for m, p in PRICES.items()}
 
 
 def spec(model_id: str, quality: float) -> ModelSpec:
-    price = PRICES[model_id]
-    return ModelSpec(
-        id=model_id, provider="simulated", vendor_model=model_id, tier="cheap",
-        input_per_mtok=price, output_per_mtok=price, context_window=100_000,
-        quality={"default": quality},
-    )  # fmt: skip
+    return simulated_model(model_id, PRICES[model_id], quality)
 
 
 CATALOG = Catalog(

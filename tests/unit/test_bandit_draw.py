@@ -15,6 +15,7 @@ from shared.routing.bandit.outcomes import Outcome
 from shared.routing.bandit.params import BanditParams
 from shared.routing.bandit.quality_model import QualityModel
 from shared.routing.catalog import Catalog, ModelSpec
+from tests.unit.bandit_support import simulated_model
 
 D = CONTEXT_SIZE
 PLAIN = dataclasses.replace(BanditParams(), confidence_z=0.0)  # the rule on the means alone
@@ -22,12 +23,7 @@ PRICES = {"a": 0.1, "b": 0.3, "c": 1.0, "d": 3.0, "e": 10.0}
 
 
 def spec(model_id: str, quality: float) -> ModelSpec:
-    price = PRICES[model_id]
-    return ModelSpec(
-        id=model_id, provider="simulated", vendor_model=model_id, tier="cheap",
-        input_per_mtok=price, output_per_mtok=price, context_window=100_000,
-        quality={"default": quality},
-    )  # fmt: skip
+    return simulated_model(model_id, PRICES[model_id], quality)
 
 
 CATALOG = Catalog(

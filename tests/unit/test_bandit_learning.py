@@ -20,6 +20,7 @@ from shared.routing.bandit.params import BanditParams
 from shared.routing.bandit.quality_model import QualityModel
 from shared.routing.catalog import Catalog, ModelSpec
 from shared.routing.retrain import retrain_quality_model
+from tests.unit.bandit_support import simulated_model
 
 COSTS = {"cheap": 0.001, "premium": 0.1}
 RETRAIN_EVERY = 20
@@ -30,12 +31,7 @@ ABANDONS_WITHIN = 400
 
 
 def spec(model_id: str, quality: float) -> ModelSpec:
-    price = COSTS[model_id] * 1000
-    return ModelSpec(
-        id=model_id, provider="simulated", vendor_model=model_id, tier="cheap",
-        input_per_mtok=price, output_per_mtok=price, context_window=100_000,
-        quality={"default": quality},
-    )  # fmt: skip
+    return simulated_model(model_id, COSTS[model_id] * 1000, quality)
 
 
 CATALOG = Catalog(

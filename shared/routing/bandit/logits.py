@@ -100,19 +100,23 @@ class LogitPosterior:
         mu, var = self._parts(x)
         return mu[rows], var[rows]
 
-    def spread(self, rows: Rows, x: Floats) -> tuple[Floats, Floats, Floats]:
-        """(mean, variance, own variance) of the logits of the models at `rows`: the own part
-        is v_i - c_i, what the draw gives model i's own noise (the part not moving with the
-        others through the shared block)."""
+    def _split(self, rows: Rows, x: Floats) -> tuple[Floats, Floats, Floats]:
+        """(mean, variance, common part c_i = min(s, v_i)) of the logits of the models at
+        `rows`: c_i moves with the other models through the shared block, v_i - c_i is their
+        own (module doc)."""
         mu, var = self._parts(x)
         v = var[rows]
-        return mu[rows], v, v - np.minimum(var[self.models], v)
+        return mu[rows], v, np.minimum(var[self.models], v)
+
+    def spread(self, rows: Rows, x: Floats) -> tuple[Floats, Floats, Floats]:
+        """(mean, variance, own variance v_i - c_i) of the logits of the models at `rows`: the
+        part the draw gives each model's own noise."""
+        mu, v, common = self._split(rows, x)
+        return mu, v, v - common
 
     def draw(self, rows: Rows, x: Floats, rng: random.Random) -> tuple[Floats, Floats, Array]:
         """(mean, variance, one Thompson draw) of the logits of the models at `rows`."""
-        mu, var = self._parts(x)
-        mu, v, s = mu[rows], var[rows], var[self.models]
-        common = np.minimum(s, v)
+        mu, v, common = self._split(rows, x)
         noise = standard_normals(rng, len(rows) + 1)
         drawn = mu + np.sqrt(common) * noise[-1] + np.sqrt(v - common) * noise[:-1]
         return mu, v, drawn
