@@ -3,6 +3,7 @@
     python -m replay.cli --dataset routerbench --out out/replay/routerbench
     python -m replay.cli --dataset mmlu --seeds 0 1 2 3 4 --feedback-rates 1.0 0.1 --out out/mmlu
     python -m replay.cli --dataset routerbench --dev --out out/dev   # the tuning split only
+    python -m replay.cli --dataset routerbench --dev --dev-folds 10 --out out/dev  # fold rotation
 
 Hyperparameters are `BanditParams()` defaults (the settings defaults); only the knob
 (`--quality-target`) can be moved here, so that a reported run is a run at the defaults.
@@ -18,6 +19,7 @@ from typing import Any
 from replay.bandit_eval import aggregate, run_seed
 from replay.bandit_loop import BanditReplayConfig, Contexts, Progress
 from replay.bandit_report import GOAL_COST, GOAL_QUALITY, plot
+from replay.dev_split import DevSplit
 from replay.records import ReplayDataset, replay_catalog
 from replay.report import write_json
 from shared.routing.bandit.params import BanditParams
@@ -30,6 +32,23 @@ def add_arguments(p: argparse._ArgumentGroup) -> None:
     p.add_argument(
         "--dev", action="store_true", help="score on the dev split of the streamed part instead"
     )
+    p.add_argument(
+        "--dev-folds", type=int, default=0, metavar="K",
+        help="with --dev: the streamed part in K folds, one scored, the rest streamed (0: one cut)",
+    )  # fmt: skip
+    p.add_argument(
+        "--dev-folds-per-seed", type=int, default=1, metavar="J",
+        help="with --dev-folds: folds scored per seed, each after its own stream (pooled)",
+    )  # fmt: skip
+
+
+def dev_split(args: argparse.Namespace) -> DevSplit | None:
+    """The dev protocol the arguments ask for; None: the held-out split."""
+    if not args.dev:
+        if args.dev_folds:
+            raise ValueError("--dev-folds needs --dev (the held-out split has no folds)")
+        return None
+    return DevSplit(folds=args.dev_folds, per_seed=args.dev_folds_per_seed)
 
 
 def run(
@@ -37,6 +56,7 @@ def run(
 ) -> dict[str, Any]:
     """Every (feedback rate, seed) run, their aggregates, and the config that made them."""
     params = dataclasses.replace(BanditParams(), quality_target=args.quality_target)
+    dev = dev_split(args)
     base = BanditReplayConfig(
         holdout=args.holdout, retrain_every=max(1, args.retrain_every), limit=args.limit,
         params=params,
@@ -48,7 +68,7 @@ def run(
         runs = []
         for seed in args.seeds:
             config = dataclasses.replace(base, seed=seed, feedback_rate=rate)
-            runs.append(run_seed(dataset, catalog, config, contexts, args.dev, progress))
+            runs.append(run_seed(dataset, catalog, config, contexts, dev, progress))
         by_rate[str(rate)] = {
             "summary": aggregate(runs, (GOAL_QUALITY, GOAL_COST)),
             "seeds": runs,
@@ -59,11 +79,12 @@ def run(
         "records": len(dataset.records),
         "models": list(dataset.models),
         "reference_model": dataset.reference_model,
-        "scored_on": "dev split of the streamed part" if args.dev else "held-out split",
+        "scored_on": dev.describe() if dev else "held-out split",
         "config": {
             **{k: v for k, v in dataclasses.asdict(base).items() if k not in ("seed", "params")},
             "seeds": args.seeds,
             "feedback_rates": args.feedback_rates,
+            "dev": dataclasses.asdict(dev) if dev else None,
             "params": dataclasses.asdict(params),
         },
         "goal": {"quality_at_least": GOAL_QUALITY, "cost_at_most": GOAL_COST},

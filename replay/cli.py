@@ -97,6 +97,12 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.router == "bandit":
+        try:
+            bandit_cli.dev_split(args)
+        except ValueError as exc:
+            print(f"optimizer replay: {exc}", file=sys.stderr)
+            return 2
     config = ReplayConfig(
         seed=args.seed,
         retrain_every=max(1, args.retrain_every),

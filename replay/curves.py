@@ -85,10 +85,21 @@ def fixed_curve(
     """`fit_fixed` at each target, scored on `evaluate` (labels unseen in `fit`: reference)."""
     points = []
     for target in targets:
-        rule = fit_fixed(dataset, fit, label, target)
-        chosen = [rule.get(label(r), dataset.reference_model) for r in evaluate]
+        chosen = fixed_choices(dataset, fit, evaluate, label, target)
         points.append({"target": target, **relative(evaluate, chosen, dataset.reference_model)})
     return points
+
+
+def fixed_choices(
+    dataset: ReplayDataset,
+    fit: Sequence[ReplayRecord],
+    evaluate: Sequence[ReplayRecord],
+    label: Label,
+    target: float,
+) -> list[str]:
+    """The model `fit_fixed` at `target` chooses for each of `evaluate`."""
+    rule = fit_fixed(dataset, fit, label, target)
+    return [rule.get(label(r), dataset.reference_model) for r in evaluate]
 
 
 def two_model_curve(
