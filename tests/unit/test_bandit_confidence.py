@@ -10,7 +10,7 @@ import random
 import numpy as np
 import pytest
 
-from shared.routing.bandit.chooser import ExplorationBudget, choose
+from shared.routing.bandit.chooser import ExplorationBudget, choose, difference_sd
 from shared.routing.bandit.context import CONTEXT_SIZE, PATTERN_SLICE
 from shared.routing.bandit.outcomes import Outcome
 from shared.routing.bandit.params import BanditParams
@@ -123,3 +123,48 @@ def test_exploration_draws_the_cheaper_candidates_with_one_normal() -> None:
         assert abs(explored[m] / n - p) < 4 * math.sqrt(p * (1 - p) / n), m
     independent = 1 - (1 - upper_tail(k_cheap)) * (1 - upper_tail(k_middle))
     assert sum(explored.values()) / n < independent - 0.05
+
+
+def test_the_difference_sd_is_the_draws_sd_of_a_logit_minus_the_best() -> None:
+    """`difference_sd`: the standard deviation of logit_i - logit_best under the draw's joint
+    distribution (`logits` module doc), checked against 20,000 draws; 0 for the best."""
+    model = rated(rated(rated(QualityModel.prior(CATALOG), "cheap", 40, 4), "middle", 6, 1),
+                  "premium", 3, 0)  # fmt: skip
+    ids, x, rng = list(PRICES), context(), random.Random(3)
+    mu, sd, own = model.logit_spread(ids, x)
+    best = int(np.argmax(mu))
+    spread = difference_sd(sd, own, best)
+    draws = np.array([model.draw(ids, x, rng)[2] for _ in range(20_000)])
+    assert spread[best] == 0.0
+    np.testing.assert_allclose((draws - draws[:, [best]]).std(axis=0), spread, rtol=0.03, atol=1e-6)
+
+
+def test_a_rated_model_whose_difference_is_uncertain_is_still_explored() -> None:
+    """Premium and cheap rated 500 times each, middle 15: every own sd is 0 (each model's
+    logit varies less than the shared block's part, `logits`), so the own-sd draw never tries
+    middle again; its difference from premium is still uncertain (sd about 0.38), and the
+    difference rule draws it at the normal tail's frequency (within 4 standard errors)."""
+    model = rated(rated(rated(QualityModel.prior(CATALOG), "cheap", 400, 100),
+                        "premium", 450, 50), "middle", 10, 5)  # fmt: skip
+    ids, x = list(PRICES), context()
+    mu, sd, own = model.logit_spread(ids, x)
+    assert np.allclose(own, 0.0)
+    own_rule = BanditParams()
+    difference = dataclasses.replace(own_rule, comparison_sd="difference")
+    floor = difference.bar(0.95) * sigmoid(mu[2])
+    k_cheap, k_middle = (
+        (math.log(floor / (1.0 - floor)) - mu[i]) / difference_sd(sd, own, 2)[i] for i in (0, 1)
+    )
+    assert 0.0 < k_middle < k_cheap  # middle is drawn clearing the floor before cheap is
+    expected = upper_tail(k_middle) - upper_tail(k_cheap)
+    n = 4000
+    for params, low, high in ((own_rule, 0.0, 0.0), (difference, 0.005, 0.1)):
+        rng, budget = random.Random(11), ExplorationBudget(share=1.0, saved_usd=1e9)
+        explored = sum(
+            choose(CATALOG.models, model, x, 0.95, rng, budget, costs=COSTS, params=params).model_id
+            == "middle"
+            for _ in range(n)
+        )
+        assert low <= explored / n <= high
+        if params is difference:
+            assert abs(explored / n - expected) < 4 * math.sqrt(expected * (1 - expected) / n)

@@ -16,19 +16,27 @@ Greedy rule (the knob), two forms:
   poorly known, the traffic stays on it, which is how it gets rated (exploration never tries a
   dearer model).
 
+With `comparison_sd` "difference" the sd used is that of each candidate's logit minus the
+best one's (`difference_sd`, under the draw's approximation), and the best counts at its mean:
+the uncertainty that decides a comparison. A model rated often enough that its logit varies
+less than the shared block's part has an own sd of 0 although its difference from the best can
+still be uncertain (MMLU's cheap model, after a few hundred ratings); on the own sd it is never
+explored again.
+
 Exploration (Thompson sampling). Per-prompt rule: each candidate other than the best is drawn
-from its own uncertainty, mean logit + own sd x e, with one standard normal e for all of them,
-and compared with the same reference as the greedy rule; the cheapest clearing it is the drawn
-choice. Only the cheaper candidates' uncertainty is sampled: what is learned by trying one is
-about that one (the best one's is resolved by routing to it). Each draw's marginal is the
-candidate's own posterior; one e for all means that ten uncertain candidates are not ten chances
-to explore (with a normal each, the chance that any one is drawn high grows with their number,
-and a cold start explored a third of the traffic). Aggregate rule: every logit is drawn jointly
-from the posterior (the shared block's part once for all of them; the distribution is in the
-`logits` module doc) and the rule applied to the draws. When the drawn choice is cheaper than
-the greedy one, it is tried instead and the choice is marked `explored`: models whose quality is
-still uncertain are drawn high now and then, and less so as evidence narrows them, so
-exploration fades by itself. A drawn choice dearer than the greedy one is never taken.
+from its own uncertainty (or its difference's), mean logit + own sd x e, with one standard
+normal e for all of them, and compared with the same reference as the greedy rule; the cheapest
+clearing it is the drawn choice. Only the cheaper candidates' uncertainty is sampled: what is
+learned by trying one is about that one (the best one's is resolved by routing to it). Each
+draw's marginal is the candidate's own posterior; one e for all means that ten uncertain
+candidates are not ten chances to explore (with a normal each, the chance that any one is drawn
+high grows with their number, and a cold start explored a third of the traffic). Aggregate rule:
+every logit is drawn jointly from the posterior (the shared block's part once for all of them;
+the distribution is in the `logits` module doc) and the rule applied to the draws. When the
+drawn choice is cheaper than the greedy one, it is tried instead and the choice is marked
+`explored`: models whose quality is still uncertain are drawn high now and then, and less so as
+evidence narrows them, so exploration fades by itself. A drawn choice dearer than the greedy one
+is never taken.
 
 Budget: an explored answer may be bad; its charge is the expected cost of redoing it with the
 greedy choice, (1 - predicted quality of the explored model) x greedy cost. Exploration happens
@@ -48,7 +56,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from shared.routing.bandit.cost_weight import CostWeights, best_value, normalised
-from shared.routing.bandit.logits import standard_normals
+from shared.routing.bandit.logits import Floats, standard_normals
 from shared.routing.bandit.params import BanditParams, per_prompt_bar
 from shared.routing.bandit.quality_model import QualityModel, sigmoid
 from shared.routing.catalog import ModelSpec
@@ -119,6 +127,17 @@ class BanditChoice:
         return next(e for e in self.estimates if e.model_id == model_id)
 
 
+def difference_sd(sd: Floats, own: Floats, best: int) -> Floats:
+    """Standard deviation of each logit minus the best one's under the draw's approximation
+    (`logits` module doc: common parts c_i = v_i - own_i^2, covariance sqrt(c_i c_best)); 0 for
+    the best itself."""
+    var = sd * sd
+    common = np.maximum(var - own * own, 0.0)
+    spread = var + var[best] - 2.0 * np.sqrt(common * common[best])
+    spread[best] = 0.0
+    return np.asarray(np.sqrt(np.maximum(spread, 0.0)))
+
+
 def _clearing(qualities: Sequence[float], order: Sequence[int], best: int, floor: float) -> int:
     """Index of the cheapest (first in `order`) candidate whose quality reaches `floor`, the
     best one counting as reaching it."""
@@ -164,13 +183,14 @@ def choose(
         qualities = sigmoid(mu).tolist()
         best = max(range(len(ids)), key=qualities.__getitem__)
         z = p.confidence_z
-        floor = min(per_prompt_bar(quality_target, p.target_slack), 1.0) * float(
-            sigmoid(mu[best] + z * own[best])
-        )
-        lower = sigmoid(mu - z * own).tolist() if z else qualities
+        spread, reference = own, mu[best] + z * own[best]
+        if p.comparison_sd == "difference":
+            spread, reference = difference_sd(sd, own, best), mu[best]
+        floor = min(per_prompt_bar(quality_target, p.target_slack), 1.0) * float(sigmoid(reference))
+        lower = sigmoid(mu - z * spread).tolist() if z else qualities
         greedy = sampled = _clearing(lower, order, best, floor)
         if budget is not None:
-            drawn = mu + own * float(standard_normals(rng, 1)[0])
+            drawn = mu + spread * float(standard_normals(rng, 1)[0])
             sampled = _clearing(sigmoid(drawn).tolist(), order, best, floor)
     else:
         prices = [weight * s for s in shares]

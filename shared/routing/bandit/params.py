@@ -7,6 +7,7 @@ split), the same for every dataset (docs/bandit.md, "How the defaults were chose
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from shared.routing.bandit.cost_weight import CostWeights
 
@@ -26,6 +27,11 @@ class BanditParams:
       model for a cheaper one: a cheaper candidate counts at its mean logit minus this many of
       its own standard deviations, the best at its mean plus this many of its own (0: both at
       their means, the plain rule). The own sd is the part not shared with the other models.
+    - `comparison_sd`: which uncertainty the per-prompt rule's confidence and its exploration
+      draw use. "own": each cheaper candidate's own sd, the best at mean + z own sd. "difference":
+      the sd of each candidate's logit minus the best one's (under the draw's approximation,
+      `chooser.difference_sd`), the best at its mean: a rated model whose own sd has fallen to 0
+      while its difference from the best is still uncertain keeps being explored.
     - `prior_sd_pattern`: prior standard deviation of each model's intercept and pattern weights
       around the catalog priors; `prior_sd_shared` the same for the weights all models share.
     - `prior_sd_embedding` (shared) and `prior_sd_embedding_model` (each model's own): of the
@@ -44,6 +50,7 @@ class BanditParams:
     quality_target: float = 0.95
     target_slack: float = 1.6
     confidence_z: float = 0.25
+    comparison_sd: Literal["own", "difference"] = "own"
     prior_sd_pattern: float = 1.0
     prior_sd_shared: float = 1.0
     prior_sd_embedding: float = 0.3
