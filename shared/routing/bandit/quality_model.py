@@ -127,13 +127,23 @@ class QualityModel:
 
     def __post_init__(self) -> None:
         m = len(self.model_ids)
-        if self.mean.shape != ((m + 1) * D,) or self.precision.shape != ((m + 1) * D,) * 2:
+        size = self.mean.size
+        if size % (m + 1) or self.mean.shape != (size,) or self.precision.shape != (size, size):
             raise ValueError("quality model arrays do not match its models")
         object.__setattr__(self, "_index", {mid: i for i, mid in enumerate(self.model_ids)})
         # Candidate lists repeat (the same catalog, the same constraints): their row indices
         # are remembered (at most _ROW_CACHE lists).
         object.__setattr__(self, "_rows", {})
-        object.__setattr__(self, "_logits", LogitPosterior.of(self.mean, self.precision, m, D))
+        object.__setattr__(
+            self, "_logits", LogitPosterior.of(self.mean, self.precision, m, self.dims)
+        )
+
+    @property
+    def dims(self) -> int:
+        """Numbers per context vector: `context.CONTEXT_SIZE` for every model this code builds
+        or reads; derived from the arrays so that a scratch evaluation (bench/) can widen a
+        model's context without a second code path."""
+        return self.mean.size // (len(self.model_ids) + 1)
 
     # ---- construction -------------------------------------------------------------------
     @classmethod
@@ -256,12 +266,12 @@ class QualityModel:
         if not batches:
             return self
         for x, _ in batches.values():
-            if x.shape[1] != D:
-                raise ValueError(f"context vectors have {x.shape[1]} numbers, not {D}")
+            if x.shape[1] != self.dims:
+                raise ValueError(f"context vectors have {x.shape[1]} numbers, not {self.dims}")
         new = np.zeros(len(self.model_ids), dtype=np.int64)
         for row, (_, y) in batches.items():
             new[row] = len(y)
-        mean, precision = laplace.fit(self.mean, self._decayed(new), batches, D)
+        mean, precision = laplace.fit(self.mean, self._decayed(new), batches, self.dims)
         return replace(self, mean=mean, precision=precision, counts=self.counts + new)
 
     def _decayed(self, new: npt.NDArray[np.int64]) -> Array:
@@ -269,7 +279,7 @@ class QualityModel:
         if self.memory <= 0:
             return self.precision
         keep = (1.0 - 1.0 / self.memory) ** np.concatenate(([new.sum()], new))
-        scale = np.repeat(np.sqrt(keep), D)
+        scale = np.repeat(np.sqrt(keep), self.dims)
         faded: Array = self.precision * scale[:, None] * scale[None, :]
         return faded + np.diag((1.0 - scale**2) / self.prior_var)
 
@@ -278,7 +288,7 @@ class QualityModel:
         header = {
             "context_version": self.context_version,
             "counts": [int(c) for c in self.counts],
-            "dims": D,
+            "dims": self.dims,
             "memory": self.memory,
             "models": list(self.model_ids),
             "version": self.version,
