@@ -193,6 +193,11 @@ class WordLlamaEmbedder:
         self._tokenizer = tokenizer
         added = tokenizer.get_added_tokens_decoder().values()  # type: ignore[attr-defined]
         self._special = frozenset(str(token.content) for token in added)
+        # The tokens that start with "▁": in the tokens of "▁word" only the first one does.
+        vocabulary = tokenizer.get_vocab().items()  # type: ignore[attr-defined]
+        opening = [i for text, i in vocabulary if text.startswith("\u2581") and i < len(table)]
+        self._opens_word = np.zeros(len(table), dtype=bool)
+        self._opens_word[opening] = True
         self._memo: dict[str, bytes] = {}
         self._lock = threading.Lock()
 
@@ -253,7 +258,32 @@ class WordLlamaEmbedder:
         (checked on the 126,000 distinct words of the training and held-out data) for less
         CPU: about 2.5 instead of 4 us a word of that data, 0.7 instead of 3.5 for short
         English words. A special token's text ("<s>") can never be a word, as "<" and "s" are
-        different pieces; were one given, it goes through `encode`."""
+        different pieces; were one given, it goes through `encode`.
+
+        Two words or more go to the model as one text, "▁word1▁word2..." (about a third fewer
+        instructions than a call per word, measured with cachegrind on 3 to 200 words of the
+        training data). BPE merges adjacent pieces by rank, so a word gets the tokens it gets
+        alone unless a merge joins a piece of it to the next word's "▁" piece; no merge of
+        this vocabulary does (only all-"▁" pieces end before a "▁"), and every call checks it:
+        then a word's first token, and only it, starts with "▁". If the tokens do not start
+        exactly once per word (a word holding "▁", say), the words go one by one."""
+        text = "\u2581".join(found)
+        if (
+            len(found) > 1
+            and text.count("\u2581") == len(found) - 1  # no word holds "▁"
+            and self._special.isdisjoint(found)
+        ):
+            bpe = self._tokenizer.model.tokenize  # type: ignore[attr-defined]
+            ids = np.fromiter([token.id for token in bpe("\u2581" + text)], _ID_BYTES)
+            starts = np.flatnonzero(self._opens_word.take(ids))
+            if starts.size == len(found) and starts[0] == 0:
+                flat = ids.tobytes()
+                bounds = [*(4 * starts).tolist(), len(flat)]
+                return [flat[start:end] for start, end in itertools.pairwise(bounds)]
+        return self._tokenize_each(found)
+
+    def _tokenize_each(self, found: list[str]) -> list[bytes]:
+        """`tokenize` one word at a time."""
         bpe = self._tokenizer.model.tokenize  # type: ignore[attr-defined]
         special = self._special
         ids = [

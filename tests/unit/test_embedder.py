@@ -121,3 +121,27 @@ def test_word_tokenization_gives_the_tokenizer_s_own_ids() -> None:
         for word in found
     ]
     assert embedder.tokenize(found) == expected
+
+
+def test_words_tokenized_together_get_the_ids_each_gets_alone(monkeypatch) -> None:
+    embedder = get_embedder()
+    tokenizer = embedder._tokenizer
+    text = (
+        "Write a Python function: def f(x_1): return x**2 # ünïcödé Straße İstanbul ΣΟΦΟΣ "
+        "東京から大阪まで 请把这段话翻译成英文 Напиши рассказ ما هي عاصمة इस पाठ का 🙂🙂 ... 12345 "
+        "xqzzvk antidisestablishmentarianism <0x41> \u00a0"
+    )
+    found = words(text)
+    alone = [
+        np.asarray(tokenizer.encode(word, add_special_tokens=False).ids, dtype="<i4").tobytes()
+        for word in found
+    ]
+    with monkeypatch.context() as patched:  # in one call of the BPE model, not one by one
+        patched.setattr(embedder, "_tokenize_each", None)
+        assert embedder.tokenize(found) == alone
+    # A word holding "▁" or a special token's text sends the words one by one: same ids.
+    for odd in ("a\u2581b", "\u2581", "<s>"):
+        mixed = [*found[:5], odd, *found[5:9]]
+        expected = [*alone[:5], *embedder._tokenize_each([odd]), *alone[5:9]]
+        assert embedder.tokenize(mixed) == expected
+    assert embedder.tokenize([]) == []
