@@ -4,7 +4,8 @@ Greedy rule (the knob), two forms:
 - aggregate (with `weights`, once calibrated): the candidate maximising predicted quality -
   weight x cost / baseline cost, the weight solved per target on the router's recent decisions
   so that they keep the target's share of the best predicted quality on the whole
-  (`cost_weight`);
+  (`cost_weight`); with `aggregate_z` > 0 it trades on the best candidate's upper bound and
+  the cheaper ones' lower bounds instead of the means (`_confident_aggregate`, off by default);
 - per prompt (without, or before the window has filled): the cheapest candidate whose
   predicted quality is at least a bar x the best candidate's; the bar is the quality target,
   widened by `target_slack` (`BanditParams.bar`: 1 - (1 - target) x slack). With
@@ -55,7 +56,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shared.routing.bandit.cost_weight import CostWeights, best_value, normalised
+from shared.routing.bandit.cost_weight import (
+    CostWeights,
+    best_value,
+    confident_values,
+    normalised,
+)
 from shared.routing.bandit.logits import Floats, standard_normals
 from shared.routing.bandit.params import BanditParams, per_prompt_bar
 from shared.routing.bandit.quality_model import QualityModel, sigmoid
@@ -144,6 +150,50 @@ def _clearing(qualities: Sequence[float], order: Sequence[int], best: int, floor
     return next(i for i in order if i == best or qualities[i] >= floor)
 
 
+def _confident_aggregate(
+    model: QualityModel,
+    ids: list[str],
+    x: np.ndarray,
+    prices: list[float],
+    order: list[int],
+    p: BanditParams,
+    rng: random.Random | None,
+) -> tuple[Floats, list[float], list[float], int, int]:
+    """The aggregate rule with confidence (`BanditParams.aggregate_z`): (logit sds, mean
+    qualities, the qualities traded on, greedy index, drawn index). The best candidate (by mean)
+    counts at its upper bound, the cheaper ones at their lower bounds, with the per-prompt
+    rule's sd (`comparison_sd`); the draw, with `rng`, varies the cheaper ones by one normal
+    and keeps the best at its bound, as the per-prompt rule's does."""
+    mu, sd, own = model.logit_spread(ids, x)
+    qualities = sigmoid(mu).tolist()
+    best = max(range(len(ids)), key=qualities.__getitem__)
+    spread, reference = own, float(mu[best] + p.aggregate_z * own[best])
+    if p.comparison_sd == "difference":
+        spread, reference = difference_sd(sd, own, best), float(mu[best])
+    valued = confident_values(mu - p.aggregate_z * spread, best, reference)
+    greedy = sampled = best_value(valued, prices, order)
+    if rng is not None:
+        drawn = mu + spread * float(standard_normals(rng, 1)[0])
+        sampled = best_value(confident_values(drawn, best, reference), prices, order)
+    return sd, qualities, valued, greedy, sampled
+
+
+def _window_values(
+    model: QualityModel,
+    ids: list[str],
+    x: np.ndarray,
+    order: list[int],
+    p: BanditParams,
+    qualities: list[float],
+    weights: CostWeights | None,
+) -> list[float]:
+    """What a per-prompt decision adds to the aggregate rule's window before its first weight:
+    the qualities the aggregate rule will trade on (with `aggregate_z`, its confident values)."""
+    if weights is None or p.aggregate_z <= 0:
+        return qualities
+    return _confident_aggregate(model, ids, x, [0.0] * len(ids), order, p, None)[2]
+
+
 def choose(
     candidates: Sequence[ModelSpec],
     model: QualityModel,
@@ -177,6 +227,7 @@ def choose(
     baseline = baseline_cost if baseline_cost is not None else max(cost)
     shares = normalised(cost, baseline) if weights is not None else cost
     weight = weights.weight(quality_target) if weights is not None else None
+    prices = [weight * s for s in shares] if weight is not None else []
     if weight is None:
         p = params or _DEFAULTS
         mu, sd, own = model.logit_spread(ids, x)
@@ -189,16 +240,20 @@ def choose(
         floor = min(per_prompt_bar(quality_target, p.target_slack), 1.0) * float(sigmoid(reference))
         lower = sigmoid(mu - z * spread).tolist() if z else qualities
         greedy = sampled = _clearing(lower, order, best, floor)
+        valued = _window_values(model, ids, x, order, p, qualities, weights)
         if budget is not None:
             drawn = mu + spread * float(standard_normals(rng, 1)[0])
             sampled = _clearing(sigmoid(drawn).tolist(), order, best, floor)
+    elif (params or _DEFAULTS).aggregate_z > 0:
+        sd, qualities, valued, greedy, sampled = _confident_aggregate(
+            model, ids, x, prices, order, params or _DEFAULTS, rng if budget is not None else None
+        )
     else:
-        prices = [weight * s for s in shares]
         if budget is None:
             mu, sd = model.logit_moments(ids, x)
         else:
             mu, sd, drawn = model.draw(ids, x, rng)
-        qualities = sigmoid(mu).tolist()
+        qualities = valued = sigmoid(mu).tolist()
         greedy = best_value(qualities, prices, order)
         if budget is not None:
             sampled = best_value(sigmoid(drawn).tolist(), prices, order)
@@ -212,7 +267,7 @@ def choose(
                 charge = 0.0
         budget.record(baseline - cost[chosen], charge, baseline)
     if record and weights is not None:
-        weights.record([qualities[i] for i in order], [shares[i] for i in order])
+        weights.record([valued[i] for i in order], [shares[i] for i in order])
     sds = sd.tolist()
     columns = (
         [ids[i] for i in order],

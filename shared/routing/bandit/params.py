@@ -43,7 +43,11 @@ class BanditParams:
       plus `exploration_endowment` x what the baseline model would have cost (so that a router
       that has saved nothing yet can still explore a little: no lock-out).
     - `weight_window`: the routed decisions the aggregate rule's cost weight is calibrated on
-      (`cost_weight`); 0 keeps the per-prompt rule. `weight_every`: decisions between two
+      (`cost_weight`); 0 keeps the per-prompt rule. `aggregate_z`: the aggregate rule's
+      confidence, as `confidence_z` is the per-prompt rule's (the best candidate valued at mean +
+      z sd, the cheaper ones at mean - z sd, with `comparison_sd`'s sd; the draw then varies only
+      the cheaper candidates); 0 values every candidate at its mean and draws them jointly.
+      `weight_every`: decisions between two
       solves of a target's weight (and before the first).
     """
 
@@ -61,6 +65,7 @@ class BanditParams:
     exploration_share: float = 0.5
     exploration_endowment: float = 0.02
     weight_window: int = 0
+    aggregate_z: float = 0.0
     weight_every: int = 50
 
     def bar(self, quality_target: float | None = None) -> float:
