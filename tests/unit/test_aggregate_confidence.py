@@ -8,9 +8,9 @@ import random
 
 import numpy as np
 
-from shared.routing.bandit.chooser import choose
+from shared.routing.bandit.chooser import choose, confident_values
 from shared.routing.bandit.context import CONTEXT_SIZE, PATTERN_SLICE
-from shared.routing.bandit.cost_weight import CostWeights, confident_values
+from shared.routing.bandit.cost_weight import CostWeights
 from shared.routing.bandit.params import BanditParams
 from shared.routing.bandit.quality_model import QualityModel, sigmoid
 from shared.routing.catalog import Catalog

@@ -56,12 +56,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shared.routing.bandit.cost_weight import (
-    CostWeights,
-    best_value,
-    confident_values,
-    normalised,
-)
+from shared.routing.bandit.cost_weight import CostWeights, best_value, normalised
 from shared.routing.bandit.logits import Floats, standard_normals
 from shared.routing.bandit.params import BanditParams, per_prompt_bar
 from shared.routing.bandit.quality_model import QualityModel, sigmoid
@@ -150,48 +145,62 @@ def _clearing(qualities: Sequence[float], order: Sequence[int], best: int, floor
     return next(i for i in order if i == best or qualities[i] >= floor)
 
 
-def _confident_aggregate(
-    model: QualityModel,
-    ids: list[str],
-    x: np.ndarray,
-    prices: list[float],
-    order: list[int],
+def confident_values(logits: Floats, best: int, best_logit: float) -> list[float]:
+    """The qualities the aggregate rule trades on with confidence (`BanditParams.aggregate_z`):
+    each candidate's quality at `logits` (the cheaper ones' lower bounds, or their draws), the
+    best candidate's at `best_logit` (its upper bound): where the best model is poorly known,
+    leaving it looks dear, so traffic stays on it and it gets rated."""
+    bounded = np.array(logits, dtype=np.float64)
+    bounded[best] = best_logit
+    values: list[float] = sigmoid(bounded).tolist()
+    return values
+
+
+def _comparison(
+    mu: Floats, sd: Floats, own: Floats, best: int, z: float, p: BanditParams
+) -> tuple[Floats, np.floating]:
+    """(the sd by which each cheaper candidate is discounted and drawn, the best candidate's
+    reference logit) for confidence `z` (`BanditParams.comparison_sd`): the own sd with the
+    best at mean + z own sd, or the difference's sd with the best at its mean. The reference
+    stays in the logits' precision (float32), as the per-prompt rule's floor is computed."""
+    if p.comparison_sd == "difference":
+        return difference_sd(sd, own, best), mu[best]
+    return own, mu[best] + z * own[best]
+
+
+def _aggregate_values(
+    mu: Floats, sd: Floats, own: Floats, best: int, p: BanditParams
+) -> tuple[Floats, float, list[float]]:
+    """The aggregate rule with confidence (`BanditParams.aggregate_z`): (the comparison's sd,
+    the best's reference logit, the qualities traded on): the best candidate (by mean) at its
+    upper bound, the cheaper ones at their lower bounds, as the per-prompt rule compares them."""
+    spread, logit = _comparison(mu, sd, own, best, p.aggregate_z, p)
+    reference = float(logit)
+    return spread, reference, confident_values(mu - p.aggregate_z * spread, best, reference)
+
+
+def _per_prompt(
+    mu: Floats,
+    sd: Floats,
+    own: Floats,
+    best: int,
+    quality_target: float,
     p: BanditParams,
     rng: random.Random | None,
-) -> tuple[Floats, list[float], list[float], int, int]:
-    """The aggregate rule with confidence (`BanditParams.aggregate_z`): (logit sds, mean
-    qualities, the qualities traded on, greedy index, drawn index). The best candidate (by mean)
-    counts at its upper bound, the cheaper ones at their lower bounds, with the per-prompt
-    rule's sd (`comparison_sd`); the draw, with `rng`, varies the cheaper ones by one normal
-    and keeps the best at its bound, as the per-prompt rule's does."""
-    mu, sd, own = model.logit_spread(ids, x)
-    qualities = sigmoid(mu).tolist()
-    best = max(range(len(ids)), key=qualities.__getitem__)
-    spread, reference = own, float(mu[best] + p.aggregate_z * own[best])
-    if p.comparison_sd == "difference":
-        spread, reference = difference_sd(sd, own, best), float(mu[best])
-    valued = confident_values(mu - p.aggregate_z * spread, best, reference)
-    greedy = sampled = best_value(valued, prices, order)
+    order: Sequence[int],
+) -> tuple[int, int]:
+    """The per-prompt rule with confidence (module doc): (greedy index, drawn index; the
+    greedy one again without `rng`)."""
+    z = p.confidence_z
+    spread, reference = _comparison(mu, sd, own, best, z, p)
+    bar = min(per_prompt_bar(quality_target, p.target_slack), 1.0)
+    floor = bar * float(sigmoid(np.asarray(reference)))
+    lower = sigmoid(mu - z * spread).tolist() if z else sigmoid(mu).tolist()
+    greedy = sampled = _clearing(lower, order, best, floor)
     if rng is not None:
         drawn = mu + spread * float(standard_normals(rng, 1)[0])
-        sampled = best_value(confident_values(drawn, best, reference), prices, order)
-    return sd, qualities, valued, greedy, sampled
-
-
-def _window_values(
-    model: QualityModel,
-    ids: list[str],
-    x: np.ndarray,
-    order: list[int],
-    p: BanditParams,
-    qualities: list[float],
-    weights: CostWeights | None,
-) -> list[float]:
-    """What a per-prompt decision adds to the aggregate rule's window before its first weight:
-    the qualities the aggregate rule will trade on (with `aggregate_z`, its confident values)."""
-    if weights is None or p.aggregate_z <= 0:
-        return qualities
-    return _confident_aggregate(model, ids, x, [0.0] * len(ids), order, p, None)[2]
+        sampled = _clearing(sigmoid(drawn).tolist(), order, best, floor)
+    return greedy, sampled
 
 
 def choose(
@@ -228,26 +237,28 @@ def choose(
     shares = normalised(cost, baseline) if weights is not None else cost
     weight = weights.weight(quality_target) if weights is not None else None
     prices = [weight * s for s in shares] if weight is not None else []
-    if weight is None:
-        p = params or _DEFAULTS
+    p = params or _DEFAULTS
+    if weight is None or p.aggregate_z > 0:
         mu, sd, own = model.logit_spread(ids, x)
         qualities = sigmoid(mu).tolist()
         best = max(range(len(ids)), key=qualities.__getitem__)
-        z = p.confidence_z
-        spread, reference = own, mu[best] + z * own[best]
-        if p.comparison_sd == "difference":
-            spread, reference = difference_sd(sd, own, best), mu[best]
-        floor = min(per_prompt_bar(quality_target, p.target_slack), 1.0) * float(sigmoid(reference))
-        lower = sigmoid(mu - z * spread).tolist() if z else qualities
-        greedy = sampled = _clearing(lower, order, best, floor)
-        valued = _window_values(model, ids, x, order, p, qualities, weights)
+    if weight is None:
+        greedy, sampled = _per_prompt(
+            mu, sd, own, best, quality_target, p, rng if budget is not None else None, order
+        )
+        # Before its first weight the aggregate rule's window learns from per-prompt decisions
+        # the values it will trade on.
+        valued = qualities
+        if weights is not None and p.aggregate_z > 0:
+            valued = _aggregate_values(mu, sd, own, best, p)[2]
+    elif p.aggregate_z > 0:
+        # The draw varies only the cheaper candidates, by one normal, the best kept at its
+        # bound, as the per-prompt rule's does.
+        spread, reference, valued = _aggregate_values(mu, sd, own, best, p)
+        greedy = sampled = best_value(valued, prices, order)
         if budget is not None:
             drawn = mu + spread * float(standard_normals(rng, 1)[0])
-            sampled = _clearing(sigmoid(drawn).tolist(), order, best, floor)
-    elif (params or _DEFAULTS).aggregate_z > 0:
-        sd, qualities, valued, greedy, sampled = _confident_aggregate(
-            model, ids, x, prices, order, params or _DEFAULTS, rng if budget is not None else None
-        )
+            sampled = best_value(confident_values(drawn, best, reference), prices, order)
     else:
         if budget is None:
             mu, sd = model.logit_moments(ids, x)

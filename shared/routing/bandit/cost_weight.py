@@ -27,14 +27,12 @@ there is no weight and the caller uses the per-prompt rule (`chooser`).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 Array = npt.NDArray[np.float64]
-Floats = npt.NDArray[np.floating]
 
 MAX_WEIGHT = 1e6  # above this every request takes its cheapest candidate anyway
 _MIN_WEIGHT = 1e-6  # below this every request takes its best candidate anyway
@@ -87,16 +85,6 @@ def normalised(costs: Sequence[float], baseline_cost: float) -> list[float]:
     """Costs as shares of the baseline's cost of the same request (its dearest when 0)."""
     scale = baseline_cost if baseline_cost > 0 else max(*costs, 1e-12)
     return [c / scale for c in costs]
-
-
-def confident_values(logits: Floats, best: int, best_logit: float) -> list[float]:
-    """The qualities the aggregate rule trades on with confidence (`BanditParams.aggregate_z`):
-    each candidate's quality at `logits` (the cheaper ones' lower bounds, or their draws), the
-    best candidate's at `best_logit` (its upper bound): where the best model is poorly known,
-    leaving it looks dear, so traffic stays on it and it gets rated."""
-    values: list[float] = (0.5 + 0.5 * np.tanh(0.5 * np.asarray(logits, dtype=np.float64))).tolist()
-    values[best] = 0.5 + 0.5 * math.tanh(0.5 * best_logit)
-    return values
 
 
 def best_value(qualities: Sequence[float], prices: Sequence[float], order: Sequence[int]) -> int:
